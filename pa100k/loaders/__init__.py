@@ -1,0 +1,1 @@
+"""Loaders for the official releases; importing this package registers them."""
