@@ -1,0 +1,1 @@
+"""Benchmarks: the runner (``python -m benchmarks.run``), the methods registry and the reports."""

@@ -1,0 +1,86 @@
+"""What a benchmark method is: a name, the paper row it reproduces, and ``run(data, ctx) -> MethodOutput``."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pa100k.attribute_set import AttributeSet
+from pa100k.registry import Registry
+
+PRESETS = ("tiny", "cpu", "paper")
+
+
+@dataclass
+class RunContext:
+    """Everything a method needs from the runner.
+
+    ``preset`` is ``cpu`` (a 2-core laptop, minutes), ``paper`` (the paper's sizes, a GPU) or ``tiny``
+    (tests: one short epoch, tiny widths). ``work_dir`` is the method's own folder inside the run folder
+    (checkpoints, caches); ``cache_dir`` is shared across runs (feature caches per dataset).
+    """
+
+    work_dir: Path
+    preset: str = "cpu"
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    weights: Path | None = None
+    progress: bool = True
+    cache_dir: Path | None = None
+    dataset_name: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, found {self.preset!r}")
+        self.work_dir = Path(self.work_dir)
+
+
+@dataclass
+class MethodOutput:
+    """Scores of one method on the val and test splits (probabilities in [0, 1], shape (N, A)).
+
+    ``history`` holds one dict per epoch (keys ``stage``, ``epoch``, ``train_loss``, ``val_loss``,
+    ``val_mA``, ``seconds``; absent values may be missing). ``companions`` holds test probabilities of
+    models trained along the way that are worth reporting too (HP-net's stage-1 M-net), keyed by paper
+    row name. ``checkpoint`` is the folder of the saved model, where there is one.
+    """
+
+    test_scores: np.ndarray
+    val_scores: np.ndarray | None = None
+    history: list[dict] = field(default_factory=list)
+    checkpoint: Path | None = None
+    companions: dict[str, np.ndarray] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Method(abc.ABC):
+    """A registered benchmark method (a row of the paper's Table 2)."""
+
+    name: ClassVar[str]
+    paper_name: ClassVar[str]
+    description: ClassVar[str] = ""
+    needs_weights: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
+        """Train on ``data``'s train split, select on val, return val and test probabilities."""
+
+    def config(self, ctx: RunContext) -> dict[str, Any]:
+        """The method's resolved hyper-parameters for ``ctx`` (written to config.json)."""
+        return {}
+
+
+METHODS: Registry[type[Method]] = Registry("method")
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    """Class decorator registering a Method subclass under its ``name``."""
+    METHODS.add(cls.name, cls)
+    return cls

@@ -1,0 +1,106 @@
+"""Writing a run folder: config, metrics, per-attribute table, predictions, log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pa100k.attribute_set import AttributeSet
+from pa100k.fileio import atomic_write
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_write(path) as fh:
+        json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
+        fh.write("\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_predictions(path: Path, data: AttributeSet, split: str, scores: np.ndarray) -> None:
+    """The leaderboard's submission format: ``image`` then one probability column per attribute."""
+    idx = data.split_indices(split)
+    df = pd.DataFrame(np.asarray(scores, dtype=np.float64), columns=list(data.schema.attributes))
+    df.insert(0, "image", data.names[idx])
+    with atomic_write(path) as fh:
+        df.to_csv(fh, index=False, float_format="%.6f")
+
+
+def write_per_attribute(path: Path, data: AttributeSet, results: dict[str, dict]) -> pd.DataFrame:
+    """One row per attribute: support, then mA_j and per-attribute F1 of every method row."""
+    rows: dict[str, Any] = {"attribute": list(data.schema.attributes)}
+    first = next(iter(results.values()))["per_attribute"]
+    rows["support_pos"] = first["support_pos"]
+    rows["support_neg"] = first["support_neg"]
+    for row_name, res in results.items():
+        pa = res["per_attribute"]
+        rows[f"{row_name} mA"] = pa["mA_j"]
+        rows[f"{row_name} pos_recall"] = pa["positive_recall"]
+        rows[f"{row_name} neg_recall"] = pa["negative_recall"]
+        rows[f"{row_name} F1"] = pa["f1"]
+    df = pd.DataFrame(rows)
+    with atomic_write(path) as fh:
+        df.to_csv(fh, index=False, float_format="%.6f")
+    return df
+
+
+def environment() -> dict[str, Any]:
+    """Versions, platform and git commit, for config.json."""
+    import torch
+
+    import pa100k
+
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "pa100k_bench": pa100k.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "command": " ".join(sys.argv),
+        "git_commit": git_commit(),
+    }
+    return info
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree, with ``-dirty`` when it has uncommitted changes; None outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def add_file_log(path: Path) -> logging.Handler:
+    """Send the library's log records to ``path`` too (log.txt of the run)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)
+    return handler

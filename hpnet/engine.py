@@ -1,0 +1,556 @@
+"""A generic training engine for attribute models: `fit` (seeded, resumable, val-mA checkpoint selection) and `predict_scores`.
+
+Used by HP-net's stage-wise training, by the baselines (DeepMar, ACN) and by the benchmark runner. Datasets
+yield ``(image, labels float (A,), mask bool (A,))`` (extra items, e.g. metadata, are ignored); the model's
+forward returns logits ``(B, A)``; ``loss_fn(logits, labels, mask)`` returns a scalar.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from pa100k.registry import Registry
+
+from hpnet.checkpoint import load_safetensors, save_safetensors
+
+logger = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+# --------------------------------------------------------------------------------------------------- config
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run.
+
+    ``amp``/``channels_last``: None means on when training on CUDA, off on CPU. ``scheduler`` is applied per
+    step: linear warm-up over ``warmup_epochs`` then ``cosine`` (to 0), ``step`` (times ``gamma`` every
+    ``step_size`` epochs, default a third of the run) or ``none``. ``max_steps_per_epoch`` caps the number of
+    training batches per epoch (for smoke tests); ``frozen_bn_eval`` keeps batch-norm layers whose
+    parameters are not optimised in eval mode, so their running statistics stay untouched.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    scheduler: str = "cosine"
+    warmup_epochs: float = 0.0
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool | None = None
+    channels_last: bool | None = None
+    seed: int = 0
+    grad_clip: float | None = None
+    step_size: int | None = None
+    gamma: float = 0.1
+    max_steps_per_epoch: int | None = None
+    eval_batch_size: int | None = None
+    frozen_bn_eval: bool = True
+
+    # Fields that may change between a run and its resumption without changing the result.
+    RESUME_IGNORED = ("num_workers", "device", "eval_batch_size")
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"TrainConfig.epochs must be >= 1, found {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"TrainConfig.batch_size must be >= 1, found {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, found {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS.names()}, found {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"TrainConfig.scheduler must be one of {SCHEDULERS.names()}, found {self.scheduler!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda', found {self.device!r}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise ValueError(f"TrainConfig.max_steps_per_epoch must be >= 1 or None, found {self.max_steps_per_epoch}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict, rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown fields {unknown}; valid: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    """What `fit` returns: per-epoch history, the selected epoch and its weights (already loaded into the model)."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_val_mA: float
+    best_state: dict[str, torch.Tensor]
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ optimizers, schedules
+OPTIMIZERS: Registry[Callable[[Sequence[nn.Parameter], TrainConfig], torch.optim.Optimizer]] = Registry("optimizer")
+SCHEDULERS: Registry[Callable[[float, TrainConfig, int], float]] = Registry("scheduler")
+
+
+def _decay_groups(params: Iterable[nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups: weights with decay, biases and norm scales (1-D) without."""
+    decay, no_decay = [], []
+    for p in params:
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.SGD(_decay_groups(params, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+
+
+@OPTIMIZERS.register("adamw")
+def _adamw(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(_decay_groups(params, cfg.weight_decay), lr=cfg.lr)
+
+
+@SCHEDULERS.register("cosine")
+def _cosine(progress: float, cfg: TrainConfig, epoch: int) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+
+
+@SCHEDULERS.register("step")
+def _step(progress: float, cfg: TrainConfig, epoch: int) -> float:
+    step_size = cfg.step_size or max(1, cfg.epochs // 3)
+    return cfg.gamma ** (epoch // step_size)
+
+
+@SCHEDULERS.register("none")
+def _constant(progress: float, cfg: TrainConfig, epoch: int) -> float:
+    return 1.0
+
+
+def lr_factor(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
+    """Multiplier of the base learning rate at global ``step`` (linear warm-up, then the named schedule)."""
+    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if step < warmup:
+        return (step + 1) / warmup
+    total = max(cfg.epochs * steps_per_epoch - warmup, 1)
+    progress = (step - warmup) / total
+    return SCHEDULERS.get(cfg.scheduler)(progress, cfg, step // max(steps_per_epoch, 1))
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU raises."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(images, labels, mask) from a collated batch (a tuple/list, or a dict with those keys)."""
+    if isinstance(batch, dict):
+        return batch["image"], batch["labels"], batch.get("mask")
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        mask = batch[2] if len(batch) >= 3 and isinstance(batch[2], torch.Tensor) else None
+        return batch[0], batch[1], mask
+    raise ValueError(f"a batch must be (image, labels, mask[, ...]) or a dict, found {type(batch).__name__}")
+
+
+def _loader(dataset: Dataset, batch_size: int, *, shuffle: bool, num_workers: int, seed: int = 0,
+            drop_last: bool = False) -> DataLoader:
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    collate = getattr(dataset, "collate_fn", None)
+    kwargs: dict[str, Any] = {}
+    if collate is not None:
+        kwargs["collate_fn"] = collate
+    if num_workers > 0:
+        kwargs["persistent_workers"] = False
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                      generator=generator, drop_last=drop_last, **kwargs)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
+
+
+def mean_accuracy(labels: np.ndarray, logits: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Label-based mean accuracy (Li et al. 2016) of logits thresholded at 0, through ``pa100k.metrics`` when present."""
+    try:
+        from pa100k.metrics import attribute_metrics
+    except ImportError:  # pragma: no cover - pa100k.metrics is written by another module
+        attribute_metrics = None
+    if attribute_metrics is not None:
+        return float(attribute_metrics(labels, logits, mask=mask, score_type="logit").mA)
+    known = np.ones(labels.shape, dtype=bool) if mask is None else mask.astype(bool)
+    y = labels.astype(bool)
+    pred = logits >= 0
+    pos = (y & known).sum(0)
+    neg = (~y & known).sum(0)
+    tp = (pred & y & known).sum(0)
+    tn = (~pred & ~y & known).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = 0.5 * (tp / np.where(pos > 0, pos, np.nan) + tn / np.where(neg > 0, neg, np.nan))
+    return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
+
+
+def _set_train_mode(model: nn.Module, optimised: set[int], frozen_bn_eval: bool) -> None:
+    model.train()
+    if not frozen_bn_eval:
+        return
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            own = list(module.parameters(recurse=False))
+            if own and not any(id(p) in optimised for p in own):
+                module.eval()
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: LossFn | None, device: torch.device,
+              amp: bool, channels_last: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    model.eval()
+    all_logits, all_labels, all_masks = [], [], []
+    total_loss, count = 0.0, 0
+    for batch in loader:
+        images, labels, mask = _unpack(batch)
+        images = images.to(device, non_blocking=True)
+        if channels_last and images.ndim == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
+        labels = labels.to(device).float()
+        mask = torch.ones_like(labels, dtype=torch.bool) if mask is None else mask.to(device).bool()
+        with _autocast(device, amp):
+            logits = model(images)
+        logits = logits.float()
+        if loss_fn is not None:
+            total_loss += float(loss_fn(logits, labels, mask)) * len(images)
+            count += len(images)
+        all_logits.append(logits.cpu().numpy())
+        all_labels.append(labels.cpu().numpy())
+        all_masks.append(mask.cpu().numpy())
+    if not all_logits:
+        raise ValueError("the evaluation dataset is empty")
+    return (np.concatenate(all_logits).astype(np.float32), np.concatenate(all_labels),
+            np.concatenate(all_masks), total_loss / max(count, 1))
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def _state_dict_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _optimizer_to_tensors(opt_state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state dict into safetensors tensors and a JSON-able rest."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for pid, slots in opt_state["state"].items():
+        for name, value in slots.items():
+            key = f"{pid}.{name}"
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[key] = value
+    return tensors, {"param_groups": opt_state["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if not key.startswith("optimizer."):
+            continue
+        pid, name = key[len("optimizer."):].split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    for key, value in meta["scalars"].items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: "torch.amp.GradScaler",
+                     config: TrainConfig, epoch: int, history: list[dict], best_epoch: int, best_val_mA: float) -> None:
+    """Write ``folder`` (model.safetensors, training_state.safetensors, training_state.json) via a sibling temp dir."""
+    tmp = folder.with_name(folder.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    save_safetensors(_state_dict_cpu(model), tmp / "model.safetensors")
+    tensors, opt_meta = _optimizer_to_tensors(optimizer.state_dict())
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    save_safetensors(tensors, tmp / "training_state.safetensors")
+    np_state = np.random.get_state()
+    meta = {
+        "format": "hpnet.engine/1",
+        "epoch": epoch,
+        "config": config.to_dict(),
+        "optimizer": opt_meta,
+        "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+        "scaler": scaler.state_dict(),
+        "history": history,
+        "best_epoch": best_epoch,
+        "best_val_mA": best_val_mA,
+        "rng": {
+            "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+            "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        },
+    }
+    with open(tmp / "training_state.json", "w", encoding="utf-8") as fh:
+        json.dump(meta, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    old = folder.with_name(folder.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _check_resume_config(stored: dict[str, Any], config: TrainConfig, where: Path) -> None:
+    current = config.to_dict()
+    diffs = [
+        f"{k}: stored {stored.get(k)!r}, now {current.get(k)!r}"
+        for k in sorted(set(stored) | set(current))
+        if k not in TrainConfig.RESUME_IGNORED and stored.get(k) != current.get(k)
+    ]
+    if diffs:
+        raise ValueError(f"cannot resume from {where}: the training config differs ({'; '.join(diffs)})")
+
+
+def _load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: "torch.amp.GradScaler",
+                     config: TrainConfig) -> dict[str, Any]:
+    meta_path = folder / "training_state.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"cannot resume: {meta_path} is missing")
+    with open(meta_path, encoding="utf-8") as fh:
+        meta = json.load(fh)
+    _check_resume_config(meta["config"], config, folder)
+    from hpnet.checkpoint import load_state_dict_into
+
+    load_state_dict_into(model, load_safetensors(folder / "model.safetensors"), source=folder / "model.safetensors")
+    tensors = load_safetensors(folder / "training_state.safetensors")
+    optimizer.load_state_dict(_optimizer_from_tensors(tensors, meta["optimizer"]))
+    sched_state = dict(meta["scheduler"])
+    scheduler.load_state_dict(sched_state)
+    if meta.get("scaler"):
+        scaler.load_state_dict(meta["scaler"])
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
+    py = meta["rng"]["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    npst = meta["rng"]["numpy"]
+    np.random.set_state((npst[0], np.asarray(npst[1], dtype=np.uint32), npst[2], npst[3], npst[4]))
+    return meta
+
+
+# -------------------------------------------------------------------------------------------------- fit
+def fit(
+    model: nn.Module,
+    train_dataset: Dataset,
+    val_dataset: Dataset,
+    *,
+    loss_fn: LossFn,
+    config: TrainConfig,
+    params: Iterable[nn.Parameter] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    desc: str = "train",
+) -> TrainResult:
+    """Train ``model`` on ``train_dataset``, validate each epoch on ``val_dataset`` and keep the best val-mA epoch.
+
+    ``params`` are the parameters to optimise (default: those with ``requires_grad``). With ``checkpoint_dir``
+    the state after every epoch is written to ``checkpoint_dir/last`` and the best weights to
+    ``checkpoint_dir/best/model.safetensors``; ``resume=True`` continues from ``last`` (the stored config
+    must equal ``config`` up to ``num_workers``/``device``/``eval_batch_size``). The best weights are loaded
+    into ``model`` before returning.
+    """
+    from tqdm.auto import tqdm
+
+    start_time = time.perf_counter()
+    device = resolve_device(config.device)
+    amp = device.type == "cuda" if config.amp is None else bool(config.amp)
+    channels_last = device.type == "cuda" if config.channels_last is None else bool(config.channels_last)
+    if len(train_dataset) == 0:
+        raise ValueError("fit: the training dataset is empty")
+    if len(val_dataset) == 0:
+        raise ValueError("fit: the validation dataset is empty")
+    seed_everything(config.seed)
+
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    param_list = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
+    if not param_list:
+        raise ValueError("fit: no parameter to optimise (all have requires_grad=False)")
+    optimised = {id(p) for p in param_list}
+    optimizer = OPTIMIZERS.get(config.optimizer)(param_list, config)
+
+    drop_last = len(train_dataset) > config.batch_size
+    steps_per_epoch = (len(train_dataset) // config.batch_size if drop_last
+                       else math.ceil(len(train_dataset) / config.batch_size))
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps_per_epoch, config))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+    val_loader = _loader(val_dataset, config.eval_batch_size or max(config.batch_size, 64), shuffle=False,
+                         num_workers=config.num_workers)
+
+    history: list[dict[str, float]] = []
+    best_epoch, best_val_mA = -1, float("-inf")
+    best_state: dict[str, torch.Tensor] | None = None
+    start_epoch = 0
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume:
+        if ckpt is None:
+            raise ValueError("fit: resume=True needs a checkpoint_dir")
+        last = ckpt / "last"
+        if not last.exists() and (ckpt / "last.old").exists():
+            last = ckpt / "last.old"
+        if last.exists():
+            meta = _load_checkpoint(last, model, optimizer, scheduler, scaler, config)
+            start_epoch = int(meta["epoch"]) + 1
+            history = list(meta["history"])
+            best_epoch, best_val_mA = int(meta["best_epoch"]), float(meta["best_val_mA"])
+            best_file = ckpt / "best" / "model.safetensors"
+            if best_epoch >= 0 and best_file.is_file():
+                best_state = load_safetensors(best_file)
+            logger.info("%s: resumed from %s at epoch %d", desc, last, start_epoch)
+        else:
+            logger.info("%s: no checkpoint in %s, starting from scratch", desc, ckpt)
+
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.perf_counter()
+        train_loader = _loader(train_dataset, config.batch_size, shuffle=True, num_workers=config.num_workers,
+                               seed=config.seed * 100003 + epoch, drop_last=drop_last)
+        _set_train_mode(model, optimised, config.frozen_bn_eval)
+        running, seen = 0.0, 0
+        bar = tqdm(total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        for step, batch in enumerate(train_loader):
+            if step >= steps_per_epoch:
+                break
+            images, labels, mask = _unpack(batch)
+            images = images.to(device, non_blocking=True)
+            if channels_last and images.ndim == 4:
+                images = images.contiguous(memory_format=torch.channels_last)
+            labels = labels.to(device).float()
+            mask = torch.ones_like(labels, dtype=torch.bool) if mask is None else mask.to(device).bool()
+            with _autocast(device, amp):
+                logits = model(images)
+            loss = loss_fn(logits.float(), labels, mask)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{desc}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(param_list, config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            running += float(loss) * len(images)
+            seen += len(images)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / seen:.4f}")
+        bar.close()
+        logits, labels_np, mask_np, val_loss = _evaluate(model, val_loader, loss_fn, device, amp, channels_last)
+        val_mA = mean_accuracy(labels_np, logits, mask_np)
+        record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss,
+                  "val_mA": val_mA, "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        history.append(record)
+        logger.info("%s epoch %d/%d: train_loss %.4f val_loss %.4f val_mA %.4f (%.1fs)", desc, epoch + 1,
+                    config.epochs, record["train_loss"], val_loss, val_mA, record["seconds"])
+        if best_state is None or (math.isfinite(val_mA) and val_mA > best_val_mA):
+            best_epoch, best_val_mA = epoch + 1, val_mA
+            best_state = _state_dict_cpu(model)
+            if ckpt is not None:
+                save_safetensors(best_state, ckpt / "best" / "model.safetensors")
+        if ckpt is not None:
+            _save_checkpoint(ckpt / "last", model, optimizer, scheduler, scaler, config, epoch, history,
+                             best_epoch, best_val_mA)
+
+    if best_state is None:  # resumed after the last epoch with no best file: keep the current weights
+        best_state = _state_dict_cpu(model)
+    model.load_state_dict(best_state)
+    return TrainResult(history=history, best_epoch=best_epoch, best_val_mA=best_val_mA,
+                       best_state=best_state, seconds=time.perf_counter() - start_time)
+
+
+# ------------------------------------------------------------------------------------------- prediction
+SCORES: Registry[Callable[[torch.Tensor], torch.Tensor]] = Registry("score")
+SCORES.add("prob", torch.sigmoid)
+SCORES.add("logit", lambda x: x)
+
+
+@torch.no_grad()
+def predict_scores(model: nn.Module, dataset: Dataset, *, batch_size: int = 64, device: str = "auto",
+                   score: str = "prob", num_workers: int = 0, progress: bool = False) -> np.ndarray:
+    """Scores ``(N, A)`` float32 of ``model`` on ``dataset`` in dataset order (``score``: ``prob`` or ``logit``)."""
+    from tqdm.auto import tqdm
+
+    transform = SCORES.get(score)
+    dev = resolve_device(device)
+    model.to(dev)
+    was_training = model.training
+    model.eval()
+    out = []
+    loader = _loader(dataset, batch_size, shuffle=False, num_workers=num_workers)
+    for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
+        images = _unpack(batch)[0] if not isinstance(batch, torch.Tensor) else batch
+        logits = model(images.to(dev)).float()
+        out.append(transform(logits).cpu().numpy())
+    model.train(was_training)
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+def clone_config(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """A copy of ``config`` with ``changes`` applied (validated)."""
+    data = copy.deepcopy(config.to_dict())
+    data.update(changes)
+    return TrainConfig.from_dict(data)
