@@ -218,7 +218,13 @@ def mean_accuracy(labels: np.ndarray, logits: np.ndarray, mask: np.ndarray | Non
     except ImportError:  # pragma: no cover - pa100k.metrics is written by another module
         attribute_metrics = None
     if attribute_metrics is not None:
-        return float(attribute_metrics(labels, logits, mask=mask, score_type="logit").mA)
+        import warnings
+
+        from pa100k.metrics import UndefinedMetricWarning
+
+        with warnings.catch_warnings():  # instance-metric warnings (empty label sets) do not concern mA
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            return float(attribute_metrics(labels, logits, mask=mask, score_type="logit").mA)
     known = np.ones(labels.shape, dtype=bool) if mask is None else mask.astype(bool)
     y = labels.astype(bool)
     pred = logits >= 0
@@ -323,7 +329,7 @@ def _save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Opti
         "epoch": epoch,
         "config": config.to_dict(),
         "optimizer": opt_meta,
-        "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+        "scheduler": {k: (v if k != "lr_lambdas" else [None] * len(v)) for k, v in scheduler.state_dict().items()},
         "scaler": scaler.state_dict(),
         "history": history,
         "best_epoch": best_epoch,
@@ -492,7 +498,7 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            running += float(loss) * len(images)
+            running += float(loss.detach()) * len(images)
             seen += len(images)
             bar.update(1)
             bar.set_postfix(loss=f"{running / seen:.4f}")

@@ -149,3 +149,131 @@ PETA = register_schema(
         description="PETA (Deng et al. 2014): the 35 attributes of the common benchmark (first 35 columns).",
     )
 )
+
+# PETA, all 105 label columns of ``PETA.mat`` (``peta.attribute``) in file order: the 35 benchmark
+# attributes, then 44 colours (upper body, lower body, hair, footwear × 11 colours), then 26 more.
+_PETA_COLOURS = ("Black", "Blue", "Brown", "Green", "Grey", "Orange", "Pink", "Purple", "Red", "White", "Yellow")
+PETA_105_ATTRIBUTES = (
+    PETA_35_ATTRIBUTES
+    + tuple(f"{part}{c}" for part in ("upperBody", "lowerBody", "hair", "footwear") for c in _PETA_COLOURS)
+    + (
+        "accessoryHeadphone", "personalLess15", "carryingBabyBuggy", "hairBald", "footwearBoots",
+        "lowerBodyCapri", "carryingShoppingTro", "carryingUmbrella", "personalFemale", "carryingFolder",
+        "accessoryHairBand", "lowerBodyHotPants", "accessoryKerchief", "lowerBodyLongSkirt",
+        "upperBodyLongSleeve", "lowerBodyPlaid", "lowerBodyThinStripes", "carryingLuggageCase",
+        "upperBodyNoSleeve", "hairShort", "footwearStocking", "upperBodySuit", "carryingSuitcase",
+        "lowerBodySuits", "upperBodySweater", "upperBodyThickStripes",
+    )
+)
+
+PETA105 = register_schema(
+    AttributeSchema(
+        name="peta105",
+        attributes=PETA_105_ATTRIBUTES,
+        groups=(
+            ("personalLess15", "personalLess30", "personalLess45", "personalLess60", "personalLarger60"),
+            ("personalMale", "personalFemale"),
+        ),
+        paper_count="61 binary + 4 multi-class",
+        description=(
+            "PETA (Deng et al. 2014): all 105 label columns of PETA.mat in file order (35 benchmark "
+            "attributes, 44 colours, 26 others). Colours are not declared exclusive: clothes can be multi-coloured."
+        ),
+    )
+)
+
+# RAP v1, all 92 columns of ``RAP_annotation.label`` named by ``RAP_annotation.attribute_eng``; the
+# benchmark uses the first 51 (Li et al. 2016), then 12 viewpoint/occlusion and 29 colour columns follow.
+RAP_92_ATTRIBUTES = (
+    "Female", "AgeLess16", "Age17-30", "Age31-45", "BodyFat", "BodyNormal", "BodyThin", "Customer", "Clerk",
+    "hs-BaldHead", "hs-LongHair", "hs-BlackHair", "hs-Hat", "hs-Glasses", "hs-Muffler",
+    "ub-Shirt", "ub-Sweater", "ub-Vest", "ub-TShirt", "ub-Cotton", "ub-Jacket", "ub-SuitUp", "ub-Tight",
+    "ub-ShortSleeve",
+    "lb-LongTrousers", "lb-Skirt", "lb-ShortSkirt", "lb-Dress", "lb-Jeans", "lb-TightTrousers",
+    "shoes-Leather", "shoes-Sport", "shoes-Boots", "shoes-Cloth", "shoes-Casual",
+    "attach-Backpack", "attach-SingleShoulderBag", "attach-HandBag", "attach-Box", "attach-PlasticBag",
+    "attach-PaperBag", "attach-HandTrunk", "attach-Other",
+    "action-Calling", "action-Talking", "action-Gathering", "action-Holding", "action-Pusing", "action-Pulling",
+    "action-CarrybyArm", "action-CarrybyHand",
+    "faceFront", "faceBack", "faceLeft", "faceRight",
+    "occlusionLeft", "occlusionRight", "occlusionUp", "occlusionDown", "occlusion-Environment",
+    "occlusion-Attachment", "occlusion-Person", "occlusion-Other",
+    "up-Black", "up-White", "up-Gray", "up-Red", "up-Green", "up-Blue", "up-Yellow", "up-Brown", "up-Purple",
+    "up-Pink", "up-Orange", "up-Mixture",
+    "low-Black", "low-White", "low-Gray", "low-Red", "low-Green", "low-Blue", "low-Yellow", "low-Mixture",
+    "shoes-Black", "shoes-White", "shoes-Gray", "shoes-Red", "shoes-Green", "shoes-Blue", "shoes-Yellow",
+    "shoes-Brown", "shoes-Mixture",
+)
+_RAP_GROUPS = (
+    ("AgeLess16", "Age17-30", "Age31-45"),
+    ("BodyFat", "BodyNormal", "BodyThin"),
+    ("Customer", "Clerk"),
+)
+
+RAP = register_schema(
+    AttributeSchema(
+        name="rap",
+        attributes=RAP_92_ATTRIBUTES[:51],
+        groups=_RAP_GROUPS,
+        paper_count="69 binary + 3 multi-class",
+        description=(
+            "RAP v1 (Li et al. 2016): the 51 benchmark attributes, columns 0-50 of RAP_annotation.label. "
+            "Label 2 (uncertain) is an unknown label (mask False)."
+        ),
+    )
+)
+
+RAP92 = register_schema(
+    AttributeSchema(
+        name="rap92",
+        attributes=RAP_92_ATTRIBUTES,
+        groups=_RAP_GROUPS + (("faceFront", "faceBack", "faceLeft", "faceRight"),),
+        paper_count="69 binary + 3 multi-class",
+        description="RAP v1 (Li et al. 2016): all 92 columns of RAP_annotation.label (attribute_eng order).",
+    )
+)
+
+# RAP v2, the 54 attributes listed by ``RAP_annotation.selected_attribute`` (1-based into the 152 names of
+# ``RAP_annotation.attribute``), in that order. "Femal" is the release's own spelling.
+RAP2_54_ATTRIBUTES = (
+    "Femal", "AgeLess16", "Age17-30", "Age31-45", "Age46-60", "BodyFat", "BodyNormal", "BodyThin",
+    "Customer", "Employee",
+    "hs-BaldHead", "hs-LongHair", "hs-BlackHair", "hs-Hat", "hs-Glasses",
+    "ub-Shirt", "ub-Sweater", "ub-Vest", "ub-TShirt", "ub-Cotton", "ub-Jacket", "ub-SuitUp", "ub-Tight",
+    "ub-ShortSleeve", "ub-Others",
+    "lb-LongTrousers", "lb-Skirt", "lb-ShortSkirt", "lb-Dress", "lb-Jeans", "lb-TightTrousers",
+    "shoes-Leather", "shoes-Sports", "shoes-Boots", "shoes-Cloth", "shoes-Casual", "shoes-Other",
+    "attachment-Backpack", "attachment-ShoulderBag", "attachment-HandBag", "attachment-Box",
+    "attachment-PlasticBag", "attachment-PaperBag", "attachment-HandTrunk", "attachment-Other",
+    "action-Calling", "action-Talking", "action-Gathering", "action-Holding", "action-Pushing",
+    "action-Pulling", "action-CarryingByArm", "action-CarryingByHand", "action-Other",
+)
+
+RAP2 = register_schema(
+    AttributeSchema(
+        name="rap2",
+        attributes=RAP2_54_ATTRIBUTES,
+        groups=(
+            ("AgeLess16", "Age17-30", "Age31-45", "Age46-60"),
+            ("BodyFat", "BodyNormal", "BodyThin"),
+            ("Customer", "Employee"),
+        ),
+        description="RAP v2 (Li et al. 2018): the 54 selected attributes (RAP_annotation.selected_attribute).",
+    )
+)
+
+RAP2ZS = register_schema(
+    AttributeSchema(
+        name="rap2zs",
+        attributes=tuple(a for a in RAP2_54_ATTRIBUTES if a != "Age46-60"),
+        groups=(
+            ("AgeLess16", "Age17-30", "Age31-45"),
+            ("BodyFat", "BodyNormal", "BodyThin"),
+            ("Customer", "Employee"),
+        ),
+        description=(
+            "RAPzs (Jia et al. 2021): the 54 RAP v2 attributes without Age46-60, evaluated on a split with "
+            "disjoint pedestrian identities."
+        ),
+    )
+)

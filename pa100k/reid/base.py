@@ -13,13 +13,14 @@ Conventions shared by every loader (see each loader's docstring for the protocol
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -46,11 +47,13 @@ def _check_items(dataset: str, subset: str, items: Sequence) -> list[ReIDItem]:
         if isinstance(image, str):
             image = Path(image)
         if not isinstance(image, (Path, bytes, bytearray)):
-            raise ValueError(f"{dataset}: {subset}[{k}] image must be a path or bytes, found {type(image).__name__}")
+            raise TypeError(f"{dataset}: {subset}[{k}] image must be a path or bytes, found {type(image).__name__}")
         if isinstance(pid, bool) or not isinstance(pid, (int, np.integer)):
-            raise ValueError(f"{dataset}: {subset}[{k}] pid must be an integer, found {pid!r}")
-        if isinstance(camid, bool) or not isinstance(camid, (int, np.integer)) or camid < 0:
-            raise ValueError(f"{dataset}: {subset}[{k}] camid must be an integer >= 0, found {camid!r}")
+            raise TypeError(f"{dataset}: {subset}[{k}] pid must be an integer, found {pid!r}")
+        if isinstance(camid, bool) or not isinstance(camid, (int, np.integer)):
+            raise TypeError(f"{dataset}: {subset}[{k}] camid must be an integer, found {camid!r}")
+        if camid < 0:
+            raise ValueError(f"{dataset}: {subset}[{k}] camid must be >= 0, found {camid}")
         if pid < 0:
             raise ValueError(f"{dataset}: {subset}[{k}] pid must be >= 0 (junk is dropped by the loaders), found {pid}")
         out.append((image, int(pid), int(camid)))
@@ -102,12 +105,12 @@ class ReIDSet:
     @property
     def num_train_pids(self) -> int:
         """Number of training identities (softmax classes)."""
-        return len(set(pid for _, pid, _ in self.train))
+        return len({pid for _, pid, _ in self.train})
 
     @property
     def num_train_cams(self) -> int:
         """Number of cameras seen in training."""
-        return len(set(camid for _, _, camid in self.train))
+        return len({camid for _, _, camid in self.train})
 
     def open_image(self, subset: str, i: int):
         """Image ``i`` of ``subset`` as an RGB PIL image; errors name the image."""
@@ -121,8 +124,8 @@ class ReIDSet:
                  f"  {'subset':<8} | {'# ids':>6} | {'# images':>9} | {'# cameras':>9}", rule]
         for subset in SUBSETS:
             items = self.subset(subset)
-            ids = len(set(pid for _, pid, _ in items))
-            cams = len(set(camid for _, _, camid in items))
+            ids = len({pid for _, pid, _ in items})
+            cams = len({camid for _, _, camid in items})
             lines.append(f"  {subset:<8} | {ids:>6} | {len(items):>9} | {cams:>9}")
         lines.append(rule)
         distractors = int((self.pids("gallery") == 0).sum())
@@ -131,9 +134,9 @@ class ReIDSet:
         return "\n".join(lines)
 
 
-def relabel(pids: Sequence[int]) -> dict[int, int]:
+def relabel(pids: Iterable[int]) -> dict[int, int]:
     """Map the sorted distinct ``pids`` to ``0 .. n-1``."""
-    return {pid: label for label, pid in enumerate(sorted(set(int(p) for p in pids)))}
+    return {pid: label for label, pid in enumerate(sorted({int(p) for p in pids}))}
 
 
 def merge_train(reidsets: Sequence[ReIDSet]) -> list[tuple[ImageRef, int, int, str]]:
@@ -154,11 +157,12 @@ def merge_train(reidsets: Sequence[ReIDSet]) -> list[tuple[ImageRef, int, int, s
 
 
 @contextlib.contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
+def atomic_directory(target: Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder of ``target`` and rename it to ``target`` on success.
 
-    ``target`` must not exist or be an empty folder; if another process creates it meanwhile, its copy
-    is kept and ours is discarded.
+    An existing empty ``target`` is replaced. A non-empty one is replaced (after success only) when
+    ``replace`` is true; otherwise, if another process created it meanwhile, that copy is kept and
+    ours is discarded.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +171,12 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         yield tmp
         with contextlib.suppress(OSError):
             target.rmdir()  # an empty placeholder folder
+        if replace and target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+            return
         try:
             os.rename(tmp, target)
         except OSError:
@@ -196,6 +206,11 @@ def list_reid_datasets() -> list[str]:
 def load_reid(name: str = DEFAULT_REID_DATASET, root: str | Path | None = None, **options) -> ReIDSet:
     """Load ReID dataset ``name`` from ``root`` (default ``data_home()/name``) through the registry."""
     loader = REID_DATASETS.get(name)
+    params = list(inspect.signature(loader).parameters.values())[1:]
+    valid = [p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    unknown = sorted(set(options) - set(valid))
+    if unknown and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(valid) or '(none)'}")
     root_path = Path(root).expanduser() if root is not None else data_home() / name
     return loader(root_path, **options)
 

@@ -1,0 +1,480 @@
+"""Plan and render the synthetic dataset: scenes, cameras, identities, tracklets, frames, official layout.
+
+Planning (labels, tracklets, identities, cameras, the split and the image names) is cheap and happens
+in one process; rendering the pixels runs over a process pool, one task per camera, every tracklet
+seeded from ``(seed, tracklet)`` so that the result does not depend on the number of workers.
+
+Layout written (that of the PA-100K release, readable by the ``pa100k`` loader unchanged)::
+
+    data/000001.jpg ...       images, named in split order (train, then val, then test)
+    annotation.mat            train/val/test_images_name, train/val/test_label, attributes
+    tracklets.csv             image, scene, camera, tracklet, identity (0-based ids; sidecar, not in the release)
+    synthetic.json            preset, seed and counts, written last
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from PIL import Image
+
+from pa100k.attribute_set import AttributeSet
+from pa100k.fileio import atomic_path, atomic_write
+from pa100k.synthetic import priors
+from pa100k.synthetic.person import BACK, FRONT, SIDE, Pose, draw_person, sample_style
+from pa100k.synthetic.presets import SyntheticPreset, get_preset
+from pa100k.synthetic.scene import Degradation, camera_background, degrade, draw_occluder, sample_degradation
+
+log = logging.getLogger(__name__)
+
+SCHEMA = priors.SCHEMA
+TRACKLET_COLUMNS = ("image", "scene", "camera", "tracklet", "identity")
+MARKER = "synthetic.json"
+FORMAT_VERSION = 1
+PANORAMA_WIDTH = 640
+
+# Sub-streams of the seed, so that each kind of draw has its own independent generator.
+_PLAN, _STYLE, _TRACKLET, _FRAME, _SPLIT = 1, 3, 7, 8, 9
+
+
+@dataclass
+class DatasetPlan:
+    """Everything about the dataset except its pixels; arrays are in plan order (tracklet by tracklet).
+
+    ``tracklet_start[t]:tracklet_start[t + 1]`` are the frames of tracklet ``t``; ``splits`` holds plan
+    indices; ``names[i]`` is the file name of plan image ``i`` (numbered in split order, as in the release).
+    """
+
+    preset: SyntheticPreset
+    seed: int
+    labels: np.ndarray
+    tracklet: np.ndarray
+    identity: np.ndarray
+    camera: np.ndarray
+    scene: np.ndarray
+    identity_labels: np.ndarray
+    camera_scene: np.ndarray
+    tracklet_start: np.ndarray
+    splits: dict[str, np.ndarray]
+    names: np.ndarray
+
+    @property
+    def num_images(self) -> int:
+        """Number of frames."""
+        return len(self.labels)
+
+    @property
+    def num_tracklets(self) -> int:
+        """Number of tracklets."""
+        return len(self.tracklet_start) - 1
+
+    def attribute_set(self, root: Path | None = None) -> AttributeSet:
+        """The plan as an AttributeSet (images are the paths the render writes under ``root``/data)."""
+        base = Path(root) / "data" if root is not None else Path("data")
+        return AttributeSet(
+            schema=SCHEMA, names=self.names, images=[base / n for n in self.names], labels=self.labels,
+            splits={k: v for k, v in self.splits.items() if k in ("train", "val", "test")},
+            meta={"tracklet": self.tracklet, "identity": self.identity, "camera": self.camera, "scene": self.scene},
+            dataset="synthetic", root=Path(root) if root is not None else None,
+        )
+
+
+def _assign_identities(preset: SyntheticPreset, rng: np.random.Generator, camera_scene: np.ndarray):
+    """Per tracklet an identity and a camera; a multi-camera identity gets different cameras, of its scene first."""
+    scene_cams = [np.flatnonzero(camera_scene == s) for s in range(preset.num_scenes)]
+    num_cams = len(camera_scene)
+    ident: list[int] = []
+    cams: list[int] = []
+    pid = 0
+    while len(ident) < preset.num_tracklets:
+        k = 1
+        if rng.random() < preset.multi_camera_fraction and num_cams > 1:
+            k = 2 if rng.random() < 0.7 else 3
+        k = min(k, preset.num_tracklets - len(ident), num_cams)
+        home = scene_cams[int(rng.integers(preset.num_scenes))]
+        chosen = list(rng.permutation(home)[:k])
+        while len(chosen) < k:
+            other = int(rng.integers(num_cams))
+            if other not in chosen:
+                chosen.append(other)
+        ident.extend([pid] * k)
+        cams.extend(int(c) for c in chosen)
+        pid += 1
+    return np.asarray(ident, dtype=np.int64), np.asarray(cams, dtype=np.int64), pid
+
+
+def _frame_counts(preset: SyntheticPreset, rng: np.random.Generator) -> np.ndarray:
+    """Frames per tracklet, at least one each, summing to ``preset.num_images``."""
+    t, n = preset.num_tracklets, preset.num_images
+    counts = 1 + rng.poisson(max(preset.frames_per_tracklet - 1.0, 0.0), t)
+    while (diff := n - int(counts.sum())) != 0:
+        if diff > 0:
+            np.add.at(counts, rng.integers(t, size=diff), 1)
+        else:
+            can = np.flatnonzero(counts > 1)
+            counts[rng.choice(can, size=min(-diff, len(can)), replace=False)] -= 1
+    return counts
+
+
+def _tracklet_any(values: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Per tracklet, whether any of its frames has a positive label: ``(T, A)`` bool."""
+    return np.maximum.reduceat(values, start[:-1], axis=0).astype(bool)
+
+
+def _ensure_coverage(preset, rng, identity_labels, tracklet_identity, orientation, start) -> np.ndarray:
+    """Top up attributes seen in fewer than ``min_positive_tracklets`` tracklets (only small presets need it)."""
+    m = preset.min_positive_tracklets
+    frame_ident = np.repeat(tracklet_identity, np.diff(start))
+    forced: set[int] = set()
+    for _ in range(3):
+        changed = False
+        for j, name in enumerate(priors.ATTRIBUTES):
+            labels = priors.frame_labels(identity_labels[frame_ident], orientation)
+            pos = _tracklet_any(labels[:, j], start)
+            missing = m - int(pos.sum())
+            if missing <= 0:
+                continue
+            changed = True
+            for t in rng.permutation(np.flatnonzero(~pos)):
+                if missing <= 0:
+                    break
+                frames = slice(start[t], start[t + 1])
+                if j in priors.ORIENTATION:
+                    orientation[frames] = priors.ORIENTATION.index(j)
+                else:
+                    pid = int(tracklet_identity[t])
+                    if pid in forced:
+                        continue
+                    forced.add(pid)
+                    priors.force_attribute(identity_labels[pid], j)
+                    if j == priors.IDX["Glasses"]:
+                        orientation[frames] = np.where(orientation[frames] == BACK, FRONT, orientation[frames])
+                missing -= 1
+        if not changed:
+            break
+    labels = priors.frame_labels(identity_labels[frame_ident], orientation)
+    pos = _tracklet_any(labels, start).sum(0)
+    neg = _tracklet_any(1 - labels, start).sum(0)
+    short = [a for a, p, q in zip(priors.ATTRIBUTES, pos, neg) if min(p, q) < min(m, 3)]
+    if short:
+        raise ValueError(
+            f"preset {preset.name!r}: too few tracklets ({preset.num_tracklets}) to hold positives and negatives "
+            f"of {short} in {m} tracklets each; raise num_tracklets"
+        )
+    return labels
+
+
+def _fallback_tracklet_split(aset: AttributeSet, ratios=(8, 1, 1), seed: int = 0) -> dict[str, np.ndarray]:
+    """Whole tracklets to train/val/test in ``ratios`` of images, val and test first given every attribute's both values."""
+    tracklet = aset.meta["tracklet"]
+    uniq, inverse = np.unique(tracklet, return_inverse=True)
+    start_labels = np.zeros((len(uniq), aset.labels.shape[1]), dtype=bool)
+    neg_labels = np.zeros_like(start_labels)
+    np.logical_or.at(start_labels, inverse, aset.labels.astype(bool))
+    np.logical_or.at(neg_labels, inverse, ~aset.labels.astype(bool))
+    sizes = np.bincount(inverse)
+    rng = np.random.default_rng([seed, _SPLIT])
+    names = ("train", "val", "test")
+    target = np.asarray(ratios, dtype=float) / np.sum(ratios) * len(tracklet)
+    owner = np.full(len(uniq), -1)
+    filled = np.zeros(3)
+    for k in (2, 1):  # test and val: one positive and one negative tracklet of every attribute
+        for table in (start_labels, neg_labels):
+            for j in np.argsort(table.sum(0)):
+                if table[owner == k, j].any():
+                    continue
+                free = np.flatnonzero((owner < 0) & table[:, j])
+                if free.size == 0:
+                    continue
+                t = free[np.argmin(sizes[free] + rng.random(free.size))]
+                owner[t] = k
+                filled[k] += sizes[t]
+    for t in rng.permutation(np.flatnonzero(owner < 0)):
+        k = int(np.argmax(target - filled))
+        owner[t] = k
+        filled[k] += sizes[t]
+    img_owner = owner[inverse]
+    return {name: np.flatnonzero(img_owner == k) for k, name in enumerate(names)}
+
+
+def _split(aset: AttributeSet, seed: int) -> dict[str, np.ndarray]:
+    return _fallback_tracklet_split(aset, ratios=(8, 1, 1), seed=seed)
+
+
+def plan_dataset(preset: str | SyntheticPreset = "small", seed: int = 0) -> DatasetPlan:
+    """Draw scenes, cameras, identities, tracklets, frame labels, the 8:1:1 tracklet split and the image names."""
+    p = get_preset(preset)
+    seed = int(seed)
+    rng = np.random.default_rng([seed, _PLAN])
+    lo, hi = p.cameras_per_scene
+    camera_scene = np.repeat(np.arange(p.num_scenes), rng.integers(lo, hi + 1, p.num_scenes))
+    tracklet_identity, tracklet_camera, num_ids = _assign_identities(p, rng, camera_scene)
+    perm = rng.permutation(p.num_tracklets)  # mix scenes and identities in the file order
+    tracklet_identity, tracklet_camera = tracklet_identity[perm], tracklet_camera[perm]
+    counts = _frame_counts(p, rng)
+    start = np.concatenate([[0], np.cumsum(counts)])
+    identity_labels = priors.sample_identities(num_ids, rng)
+    _, orientation = priors.sample_orientations(counts, rng)
+    labels = _ensure_coverage(p, rng, identity_labels, tracklet_identity, orientation, start)
+    tracklet = np.repeat(np.arange(p.num_tracklets), counts)
+    camera = tracklet_camera[tracklet]
+    plan = DatasetPlan(
+        preset=p, seed=seed, labels=labels, tracklet=tracklet, identity=tracklet_identity[tracklet],
+        camera=camera, scene=camera_scene[camera], identity_labels=identity_labels, camera_scene=camera_scene,
+        tracklet_start=start, splits={}, names=np.array([f"{i + 1:06d}.jpg" for i in range(len(labels))]),
+    )
+    splits = _split(plan.attribute_set(), seed)
+    order = np.concatenate([np.sort(splits[k]) for k in ("train", "val", "test")])
+    if len(order) != len(labels) or len(np.unique(order)) != len(labels):
+        raise ValueError("the tracklet split must assign every image to exactly one of train/val/test")
+    width = max(6, len(str(len(labels))))
+    names = np.empty(len(labels), dtype=object)
+    names[order] = [f"{k + 1:0{width}d}.jpg" for k in range(len(labels))]
+    plan.names = names.astype(str)
+    plan.splits = {k: np.sort(v) for k, v in splits.items() if k in ("train", "val", "test")}
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------------
+# pixels
+
+
+@dataclass(frozen=True)
+class _TrackletJob:
+    tracklet: int
+    identity: int
+    scene: int
+    camera: int
+    identity_labels: np.ndarray
+    labels: np.ndarray
+    names: tuple[str, ...]
+
+
+def render_tracklet(job: _TrackletJob, seed: int, preset: SyntheticPreset, background: Image.Image | None = None) -> list[Image.Image]:
+    """The frames of one tracklet as PIL images (deterministic in ``seed`` and the tracklet id)."""
+    rng = np.random.default_rng([seed, _TRACKLET, job.tracklet])
+    base_h = preset.base_height
+    if background is None:
+        background = camera_background(seed, job.scene, job.camera, base_h, PANORAMA_WIDTH)
+    style = sample_style(job.identity_labels, np.random.default_rng([seed, _STYLE, job.identity]))
+    lo, hi = preset.height_range
+    out_h = int(np.clip(round(preset.height_median * np.exp(preset.height_sigma * rng.standard_normal())), lo, hi))
+    aspect = rng.uniform(*preset.aspect_range)
+    out_w = max(preset.min_width, int(round(out_h * aspect)))
+    base_w = max(32, int(round(base_h * out_w / out_h)))
+    deg = tracklet_degradation(seed, job.tracklet)
+    direction = 1 if rng.random() < 0.5 else -1
+    x = rng.uniform(0, background.width - base_w)
+    vx = rng.uniform(1.0, 6.0) * direction
+    frac = rng.uniform(0.8, 0.9)
+    dscale = rng.uniform(-0.008, 0.008)
+    cx = base_w * (0.5 + rng.uniform(-0.03, 0.03))
+    phase = rng.random()
+    dphase = rng.uniform(0.12, 0.3)
+    frame_rng = np.random.default_rng([seed, _FRAME, job.tracklet])
+    frames = []
+    for k, labels in enumerate(job.labels):
+        o = int(np.argmax(labels[list(priors.ORIENTATION)]))
+        if o == SIDE:
+            x += vx
+        x = float(np.clip(x, 0, background.width - base_w))
+        jit = frame_rng.uniform(-1, 1, 3)
+        height = base_h * float(np.clip(frac + dscale * k + 0.01 * jit[0], 0.76, 0.92))
+        top = (base_h - height) * (0.5 + 0.2 * jit[1])
+        canvas = background.crop((int(x), 0, int(x) + base_w, base_h))
+        pose = Pose(orientation=o, direction=direction, phase=phase + dphase * k, cx=cx + 0.012 * base_w * jit[2],
+                    top=top, height=height)
+        draw_person(canvas, labels, style, pose)
+        draw_occluder(canvas, deg, shift=0.5 * k * (1 if deg.occluder_side > 0 else -1))
+        img = canvas.resize((out_w, out_h), Image.BILINEAR)
+        frames.append(degrade(img, deg, frame_rng))
+    return frames
+
+
+def _render_chunk(args) -> int:
+    seed, preset, data_dir, jobs = args
+    backgrounds: dict[tuple[int, int], Image.Image] = {}
+    n = 0
+    for job in jobs:
+        key = (job.scene, job.camera)
+        if key not in backgrounds:
+            backgrounds[key] = camera_background(seed, job.scene, job.camera, preset.base_height, PANORAMA_WIDTH)
+        quality = tracklet_degradation(seed, job.tracklet).jpeg_quality
+        for name, img in zip(job.names, render_tracklet(job, seed, preset, backgrounds[key])):
+            img.save(os.path.join(data_dir, name), "JPEG", quality=quality)
+            n += 1
+    return n
+
+
+def tracklet_degradation(seed: int, tracklet: int) -> Degradation:
+    """The degradations of one tracklet (its own random stream, shared by drawing and JPEG encoding)."""
+    return sample_degradation(np.random.default_rng([seed, _TRACKLET, tracklet, 1]))
+
+
+def _jobs(plan: DatasetPlan, tracklets: Iterable[int] | None = None) -> list[_TrackletJob]:
+    ts = range(plan.num_tracklets) if tracklets is None else tracklets
+    jobs = []
+    for t in ts:
+        a, b = int(plan.tracklet_start[t]), int(plan.tracklet_start[t + 1])
+        pid = int(plan.identity[a])
+        jobs.append(_TrackletJob(
+            tracklet=int(t), identity=pid, scene=int(plan.scene[a]), camera=int(plan.camera[a]),
+            identity_labels=plan.identity_labels[pid], labels=plan.labels[a:b], names=tuple(plan.names[a:b]),
+        ))
+    return jobs
+
+
+def _chunks(jobs: list[_TrackletJob], max_images: int = 200) -> list[list[_TrackletJob]]:
+    """Tracklets grouped by camera (one background per task), cut into tasks of at most ``max_images``."""
+    by_cam: dict[int, list[_TrackletJob]] = {}
+    for j in jobs:
+        by_cam.setdefault(j.camera, []).append(j)
+    chunks = []
+    for cam in sorted(by_cam):
+        cur: list[_TrackletJob] = []
+        n = 0
+        for j in by_cam[cam]:
+            if cur and n + len(j.labels) > max_images:
+                chunks.append(cur)
+                cur, n = [], 0
+            cur.append(j)
+            n += len(j.labels)
+        if cur:
+            chunks.append(cur)
+    chunks.sort(key=lambda c: -sum(len(j.labels) for j in c))  # big tasks first keeps the workers busy
+    return chunks
+
+
+def render_images(plan: DatasetPlan, data_dir: str | Path, workers: int | None = None,
+                  tracklets: Iterable[int] | None = None, progress: bool = True) -> int:
+    """Render the frames of ``tracklets`` (default all) as JPEGs into ``data_dir``; returns the number written."""
+    from tqdm import tqdm
+
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    jobs = _jobs(plan, tracklets)
+    total = sum(len(j.labels) for j in jobs)
+    workers = os.cpu_count() or 1 if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, found {workers}")
+    tasks = [(plan.seed, plan.preset, str(data_dir), c) for c in _chunks(jobs, max_images=max(40, min(200, total // (4 * workers) + 1)))]
+    written = 0
+    with tqdm(total=total, unit="img", desc=f"rendering {plan.preset.name}", disable=not progress) as bar:
+        if workers == 1 or len(tasks) == 1:
+            for task in tasks:
+                n = _render_chunk(task)
+                written += n
+                bar.update(n)
+        else:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            with mp.get_context(method).Pool(min(workers, len(tasks))) as pool:
+                for n in pool.imap_unordered(_render_chunk, tasks):
+                    written += n
+                    bar.update(n)
+    return written
+
+
+# ----------------------------------------------------------------------------------------------------
+# the official layout
+
+
+def _cell(strings) -> np.ndarray:
+    """A MATLAB cell array (N, 1) of 1-element string arrays: ``x[i][0][0]`` reads string i."""
+    cell = np.empty((len(strings), 1), dtype=object)
+    for i, s in enumerate(strings):
+        cell[i, 0] = np.array([str(s)])
+    return cell
+
+
+def write_annotation(plan: DatasetPlan, path: str | Path) -> None:
+    """Write ``annotation.mat`` with exactly the keys of the PA-100K release."""
+    from scipy.io import savemat
+
+    mat = {"attributes": _cell(SCHEMA.attributes)}
+    for split in ("train", "val", "test"):
+        idx = plan.splits[split]
+        order = idx[np.argsort(plan.names[idx])]
+        mat[f"{split}_images_name"] = _cell(plan.names[order])
+        mat[f"{split}_label"] = np.ascontiguousarray(plan.labels[order], dtype=np.uint8)
+    with atomic_path(path) as tmp:
+        savemat(tmp, mat, format="5", do_compression=False)
+
+
+def write_tracklets(plan: DatasetPlan, path: str | Path) -> None:
+    """Write the ``tracklets.csv`` sidecar (image, scene, camera, tracklet, identity; one row per image, by name)."""
+    order = np.argsort(plan.names)
+    with atomic_write(path, "w") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(TRACKLET_COLUMNS)
+        for i in order:
+            w.writerow((plan.names[i], int(plan.scene[i]), int(plan.camera[i]), int(plan.tracklet[i]), int(plan.identity[i])))
+
+
+def read_tracklets(root: str | Path):
+    """The ``tracklets.csv`` sidecar of a rendered dataset as a DataFrame (per image: scene, camera, tracklet, identity)."""
+    import pandas as pd
+
+    path = Path(root) / "tracklets.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no tracklets.csv; render the dataset with `python -m pa100k synth`")
+    df = pd.read_csv(path, dtype={"image": str})
+    missing = [c for c in TRACKLET_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {list(TRACKLET_COLUMNS)}, found {list(df.columns)}")
+    return df
+
+
+def marker(root: str | Path) -> dict | None:
+    """The ``synthetic.json`` of a rendered dataset, or None where there is none."""
+    path = Path(root) / MARKER
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def render_dataset(out: str | Path, preset: str | SyntheticPreset = "small", seed: int = 0,
+                   workers: int | None = None, progress: bool = True) -> Path:
+    """Render ``preset`` with ``seed`` into ``out`` in the official layout; atomic: a temp folder renamed when complete."""
+    p = get_preset(preset)
+    out = Path(out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out}: exists and is not an empty folder; choose another --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    plan = plan_dataset(p, seed)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        n = render_images(plan, tmp / "data", workers=workers, progress=progress)
+        write_annotation(plan, tmp / "annotation.mat")
+        write_tracklets(plan, tmp / "tracklets.csv")
+        info = {
+            "generator": "pa100k.synthetic", "format_version": FORMAT_VERSION, "preset": p.name, "seed": int(seed),
+            "num_images": int(n), "num_tracklets": plan.num_tracklets, "num_identities": int(len(plan.identity_labels)),
+            "num_cameras": int(len(plan.camera_scene)), "num_scenes": p.num_scenes,
+            "splits": {k: int(len(v)) for k, v in plan.splits.items()}, "config": asdict(p),
+            "render_seconds": round(time.perf_counter() - t0, 2),
+        }
+        with atomic_write(tmp / MARKER) as fh:
+            json.dump(info, fh, indent=2)
+        if out.exists():
+            out.rmdir()
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("rendered %s (seed %d): %d images in %.1f s -> %s", p.name, seed, n, time.perf_counter() - t0, out)
+    return out

@@ -1,0 +1,269 @@
+"""Estimated tracklets for releases that ship none (the public PA-100K): link images that agree in labels and look.
+
+PA-100K was split by tracklet (Liu et al. 2017, Sec. 3), but its release carries no tracklet ids, so nobody
+can check the official split for leakage. :func:`infer` estimates them: two images are linked when their
+label vectors agree (Hamming distance over the attributes that do not change within a tracklet) and their
+cheap appearance descriptors (a 8x16 colour thumbnail and a joint colour histogram) are close, either as
+neighbours in name order (when the release lists a tracklet's frames one after another) or as mutual
+nearest neighbours; the connected components of the links (union-find) are the estimated tracklets.
+:func:`pairwise_precision_recall` scores an estimate against known tracklets (the synthetic dataset's).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from pa100k.attribute_set import AttributeSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackletConfig:
+    """How :func:`infer` describes and links images; the defaults are those measured in benchmarks/perf/splits.py.
+
+    Distances between descriptors are cosine distances in [0, 2]. Thresholds are not absolute: each is the
+    given quantile of the distances between random pairs of images of the same data, so one configuration
+    fits renderings and real photographs alike.
+    """
+
+    thumbnail: tuple[int, int] = (8, 16)  # (width, height) of the colour thumbnail
+    hist_bins: int = 4  # per channel, for a bins**3 joint colour histogram of the central part of the image
+    hist_weight: float = 1.0  # weight of the histogram against the thumbnail
+    # attributes that may change from frame to frame of one person (viewpoint), left out of label agreement
+    frame_attributes: tuple[str, ...] = ("Front", "Side", "Back")
+    max_label_distance: int = 1  # labels (outside frame_attributes) that linked images may disagree on
+    neighbours: int = 4  # k of the mutual k-nearest-neighbour links; 0 turns them off
+    link_quantile: float = 0.01  # a mutual-neighbour link needs a distance below this quantile of random pairs
+    consecutive: bool | None = None  # link neighbours in name order; None: only if the order looks informative
+    consecutive_quantile: float = 0.05  # the (looser) quantile for consecutive links
+    sample_pairs: int = 50_000  # random pairs used to set the thresholds
+    batch_size: int = 512  # query rows per block of the neighbour search
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("link_quantile", "consecutive_quantile"):
+            q = getattr(self, name)
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"TrackletConfig.{name} must be in (0, 1), found {q}")
+        if self.neighbours < 0 or self.max_label_distance < 0 or self.hist_bins < 1:
+            raise ValueError(
+                "TrackletConfig: neighbours and max_label_distance must be >= 0 and hist_bins >= 1, found "
+                f"{self.neighbours}, {self.max_label_distance}, {self.hist_bins}"
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# descriptors
+
+
+def describe_image(img, config: TrackletConfig = TrackletConfig()) -> np.ndarray:
+    """Unit-norm appearance descriptor of one PIL image: colour thumbnail (mean removed) + sqrt colour histogram."""
+    from PIL import Image
+
+    w, h = config.thumbnail
+    img.draft("RGB", (4 * w, 4 * h))  # let the JPEG decoder downscale: the descriptor is tiny anyway
+    img = img.convert("RGB")
+    thumb = np.asarray(img.resize((w, h), Image.Resampling.BOX), dtype=np.float32).reshape(-1) / 255.0
+    thumb -= thumb.mean()
+    thumb /= max(float(np.linalg.norm(thumb)), 1e-6)
+    small = np.asarray(img.resize((2 * w, 2 * h), Image.Resampling.BOX), dtype=np.int64)
+    centre = small[:, w // 2: w // 2 + w].reshape(-1, 3)  # the middle half of the width, where the person is
+    bins = config.hist_bins
+    cell = (centre * bins // 256) @ np.array([bins * bins, bins, 1])
+    hist = np.sqrt(np.bincount(cell, minlength=bins**3) / len(cell)).astype(np.float32)  # unit norm (Hellinger)
+    out = np.concatenate([thumb, config.hist_weight * hist])
+    return out / np.sqrt(1.0 + config.hist_weight**2)
+
+
+def image_descriptors(
+    attribute_set: AttributeSet, indices: np.ndarray | None = None, config: TrackletConfig = TrackletConfig()
+) -> np.ndarray:
+    """``(n, d)`` float32 descriptors of the images at ``indices`` (default: all), in that order."""
+    from tqdm.auto import tqdm
+
+    indices = np.arange(len(attribute_set)) if indices is None else np.asarray(indices, dtype=np.int64)
+    rows = [
+        describe_image(attribute_set.open_image(int(i)), config)
+        for i in tqdm(indices, desc="describing images", unit="img", disable=len(indices) < 2000, leave=False)
+    ]
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(rows).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# linking
+
+
+def _label_parts(attribute_set: AttributeSet, indices: np.ndarray, config: TrackletConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Known-positive and known-negative indicator matrices (float32) over the stable attributes."""
+    unknown = [a for a in config.frame_attributes if a not in attribute_set.schema.attributes]
+    if unknown:
+        log.debug("frame_attributes not in schema %r (ignored): %s", attribute_set.schema.name, unknown)
+    keep = [j for j, a in enumerate(attribute_set.schema.attributes) if a not in config.frame_attributes]
+    labels = attribute_set.labels[indices][:, keep].astype(bool)
+    known = attribute_set.known()[indices][:, keep]
+    return (labels & known).astype(np.float32), (~labels & known).astype(np.float32)
+
+
+def _label_distance(pos: np.ndarray, neg: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distance over known labels between rows ``a`` and ``b`` (paired, same length)."""
+    return (pos[a] * neg[b]).sum(1) + (neg[a] * pos[b]).sum(1)
+
+
+def _random_pair_distances(desc: np.ndarray, n_pairs: int, seed: int) -> np.ndarray:
+    n = len(desc)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, n_pairs)
+    b = (a + rng.integers(1, n, n_pairs)) % n  # never a == b
+    return 1.0 - np.einsum("ij,ij->i", desc[a], desc[b])
+
+
+def _mutual_neighbour_links(
+    desc: np.ndarray, pos: np.ndarray, neg: np.ndarray, threshold: float, config: TrackletConfig
+) -> np.ndarray:
+    """``(m, 2)`` pairs that are among each other's k nearest label-compatible neighbours, closer than threshold."""
+    from tqdm.auto import tqdm
+
+    n, k = len(desc), min(config.neighbours, len(desc) - 1)
+    if k <= 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    src, dst = [], []
+    starts = range(0, n, config.batch_size)
+    for start in tqdm(starts, desc="neighbours", unit="block", disable=n < 20_000, leave=False):
+        stop = min(start + config.batch_size, n)
+        sim = desc[start:stop] @ desc.T  # (b, n)
+        disagree = pos[start:stop] @ neg.T + neg[start:stop] @ pos.T
+        sim[disagree > config.max_label_distance] = -np.inf
+        sim[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        near = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        near_sim = np.take_along_axis(sim, near, axis=1)
+        ok = near_sim > 1.0 - threshold
+        rows = np.broadcast_to(np.arange(start, stop)[:, None], near.shape)
+        src.append(rows[ok])
+        dst.append(near[ok])
+    src_all, dst_all = np.concatenate(src), np.concatenate(dst)
+    key = src_all * n + dst_all
+    mutual = np.isin(dst_all * n + src_all, key)
+    return np.stack([src_all[mutual], dst_all[mutual]], axis=1)
+
+
+def _consecutive_links(
+    names: np.ndarray, desc: np.ndarray, pos: np.ndarray, neg: np.ndarray, random_d: np.ndarray, config: TrackletConfig
+) -> np.ndarray:
+    """``(m, 2)`` pairs of images next to each other in name order that agree in labels and look."""
+    order = np.argsort(names, kind="stable")
+    a, b = order[:-1], order[1:]
+    if not len(a):
+        return np.zeros((0, 2), dtype=np.int64)
+    dist = 1.0 - np.einsum("ij,ij->i", desc[a], desc[b])
+    threshold = float(np.quantile(random_d, config.consecutive_quantile))
+    use = config.consecutive
+    if use is None:
+        use = bool(np.median(dist) < threshold)
+        log.info(
+            "name order %s informative (median distance of neighbours in name order %.3f, %.0f%% quantile of "
+            "random pairs %.3f)", "is" if use else "is not", np.median(dist), 100 * config.consecutive_quantile,
+            threshold,
+        )
+    if not use:
+        return np.zeros((0, 2), dtype=np.int64)
+    ok = (dist <= threshold) & (_label_distance(pos, neg, a, b) <= config.max_label_distance)
+    return np.stack([a[ok], b[ok]], axis=1)
+
+
+def link_components(n: int, links: np.ndarray) -> np.ndarray:
+    """Connected components (union-find) of ``n`` nodes under ``(m, 2)`` links, numbered 0.. in first-seen order."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    links = np.asarray(links, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    _, first = np.unique(comp, return_index=True)
+    renumber = np.empty(len(first), dtype=np.int64)
+    renumber[np.argsort(np.argsort(first))] = np.arange(len(first))  # component of image 0 is 0, and so on
+    return renumber[comp]
+
+
+def infer(
+    attribute_set: AttributeSet,
+    split: str | None = None,
+    config: TrackletConfig | None = None,
+    descriptors: np.ndarray | None = None,
+) -> np.ndarray:
+    """Estimated tracklet ids (0-based int64) of the images of ``split`` (default: all), in split order.
+
+    Parameters
+    ----------
+    attribute_set : images and labels; the names give the release order.
+    split : restrict linking to this split (``None``/``"all"``: every image, which is what a leakage check needs).
+    config : descriptor and linking settings, :class:`TrackletConfig` by default.
+    descriptors : precomputed :func:`image_descriptors` of the same images (to try several configs cheaply).
+
+    Notes
+    -----
+    Links: (1) images next to each other in name order, if their labels agree and their descriptors are
+    closer than the ``consecutive_quantile`` of random-pair distances (automatically off when the name order
+    does not look informative); (2) mutual k-nearest neighbours among label-compatible images, closer than the
+    ``link_quantile`` of random-pair distances. Tracklets are the connected components of the links.
+    """
+    config = config or TrackletConfig()
+    indices = attribute_set.split_indices(split)
+    n = len(indices)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if descriptors is None:
+        descriptors = image_descriptors(attribute_set, indices, config)
+    descriptors = np.asarray(descriptors, dtype=np.float32)
+    if descriptors.ndim != 2 or len(descriptors) != n:
+        raise ValueError(f"descriptors: expected one row per image of split {split!r} ({n}), found shape {descriptors.shape}")
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    pos, neg = _label_parts(attribute_set, indices, config)
+    random_d = _random_pair_distances(descriptors, config.sample_pairs, config.seed)
+    links = [_consecutive_links(attribute_set.names[indices], descriptors, pos, neg, random_d, config)]
+    if config.neighbours:
+        threshold = float(np.quantile(random_d, config.link_quantile))
+        links.append(_mutual_neighbour_links(descriptors, pos, neg, threshold, config))
+    tracklets = link_components(n, np.concatenate(links))
+    log.info("%d images linked into %d estimated tracklets", n, int(tracklets.max()) + 1)
+    return tracklets
+
+
+# --------------------------------------------------------------------------------------------------
+# scoring
+
+
+def pair_counts(pred: np.ndarray, true: np.ndarray) -> tuple[int, int, int]:
+    """``(correct, predicted, true)`` numbers of image pairs put together by both, by ``pred``, by ``true``."""
+    pred, true = np.asarray(pred).reshape(-1), np.asarray(true).reshape(-1)
+    if pred.shape != true.shape:
+        raise ValueError(f"pred and true must have the same length, found {len(pred)} and {len(true)}")
+
+    def pairs(*columns: np.ndarray) -> int:
+        if not len(columns[0]):
+            return 0
+        _, counts = np.unique(np.stack(columns, axis=1), axis=0, return_counts=True)
+        counts = counts.astype(np.int64)
+        return int((counts * (counts - 1) // 2).sum())
+
+    p_ids, t_ids = np.unique(pred, return_inverse=True)[1], np.unique(true, return_inverse=True)[1]
+    return pairs(p_ids, t_ids), pairs(p_ids), pairs(t_ids)
+
+
+def pairwise_precision_recall(pred: np.ndarray, true: np.ndarray, zero_division: float = 1.0) -> tuple[float, float]:
+    """Pairwise precision and recall of an estimated grouping ``pred`` against the true one.
+
+    Precision is the share of image pairs that ``pred`` groups together which ``true`` also groups together;
+    recall the share of ``true``'s pairs that ``pred`` recovers. A ratio with no pairs to count (every image
+    alone) is ``zero_division`` (1.0: no pair was claimed wrongly / none was missed).
+    """
+    correct, predicted, actual = pair_counts(pred, true)
+    precision = correct / predicted if predicted else zero_division
+    recall = correct / actual if actual else zero_division
+    return float(precision), float(recall)
