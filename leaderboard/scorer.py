@@ -43,7 +43,7 @@ def other_conventions() -> list[str]:
 def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, rows: np.ndarray, *,
                      bootstrap: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Metrics of ``predictions`` on benchmark rows ``rows`` (li2016 with 95% intervals, other conventions)."""
-    from pa100k.metrics import attribute_metrics, bootstrap_ci
+    from pa100k.metrics import attribute_metrics
 
     hidden = benchmark.hidden
     if not isinstance(hidden, AttributeLabels):
@@ -56,6 +56,8 @@ def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, ro
     n_boot = benchmark.info.bootstrap if bootstrap is None else bootstrap
     ci: dict[str, dict[str, float]] = {}
     if n_boot > 0:
+        from pa100k.metrics import bootstrap_ci
+
         for key in ATTRIBUTE_METRICS:
             def metric(t, s, m, _key=key):
                 return getattr(attribute_metrics(t, s, mask=m, convention=PRIMARY_CONVENTION, **kw), _key)
@@ -95,7 +97,7 @@ def _ranking_distmat(ranking: np.ndarray, num_gallery: int) -> np.ndarray:
 def score_reid(benchmark: Benchmark, predictions: ReIDFeatures | ReIDRanking, rows: np.ndarray, *,
                bootstrap: int | None = None, seed: int = 0) -> dict[str, Any]:
     """CMC ranks, mAP and mINP of the queries ``rows`` under the benchmark's protocol, with 95% intervals."""
-    from pa100k.metrics import bootstrap_ci, reid_metrics
+    from pa100k.metrics import reid_metrics
 
     hidden = benchmark.hidden
     if not isinstance(hidden, ReIDLabels):
@@ -119,6 +121,8 @@ def score_reid(benchmark: Benchmark, predictions: ReIDFeatures | ReIDRanking, ro
     n_boot = info.bootstrap if bootstrap is None else bootstrap
     ci: dict[str, dict[str, float]] = {}
     if n_boot > 0:
+        from pa100k.metrics import bootstrap_ci
+
         for key, get in (("rank1", lambda m: m.cmc[0]), ("mAP", lambda m: m.mAP)):
             c = bootstrap_ci(lambda qf, qp, qc, _get=get: _get(run(qf, qp, qc)), query, q_pids, q_cams, n=n_boot, seed=seed)
             ci[key] = {"low": float(c.low), "high": float(c.high)}

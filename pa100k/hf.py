@@ -12,7 +12,8 @@ name), ``index`` (the row in the source set, which restores order and overlappin
 (``label_format="columns"``, the default) or one fixed-length list ``labels`` (``"sequence"``). An unknown
 label (mask False) is a null. Our splits map to hub splits ``train``/``validation``/``test``; other splits keep
 their name; ``trainval`` is written only when it is not train + val. Images that are in no split go to an extra
-split ``unassigned``, so that :func:`from_hf` gives back every image.
+split ``unassigned``, so that :func:`from_hf` gives back every image. An empty split is not written (datasets
+cannot read an empty parquet split); it is restored from the description.
 
 The schema, the split mapping and the meta dtypes are stored as JSON in the card's
 ``dataset_info.description``, which ``load_dataset`` hands to ``Dataset.info.description``; :func:`from_hf`
@@ -25,9 +26,10 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +99,7 @@ CARDS.add("pa100k", CardInfo("PA-100K", "https://github.com/xh-liu/HydraPlus-Net
 CARDS.add("peta", CardInfo("PETA", "http://mmlab.ie.cuhk.edu.hk/projects/PETA.html", "other", _PETA_BIB + "\n\n" + _HPNET_BIB,
                            "19,000 pedestrian images from 10 public datasets with 61 binary and 4 multi-class attributes."))
 CARDS.add("rap", CardInfo("RAP v1", "http://www.rapdataset.com/", "other", _RAP_BIB + "\n\n" + _HPNET_BIB,
-                          "41,585 pedestrian images from 26 indoor surveillance cameras with 69 binary and 3 multi-class attributes."))
+                          "41,585 pedestrian images from 26 indoor surveillance scenes with 69 binary and 3 multi-class attributes."))
 CARDS.add("rap2", CardInfo("RAP v2", "http://www.rapdataset.com/", "other", _RAP2_BIB + "\n\n" + _HPNET_BIB,
                            "84,928 pedestrian images from indoor surveillance cameras; 54 attributes are evaluated."))
 CARDS.add("rap2zs", CardInfo("RAPzs", "https://github.com/valencebond/Rethinking_of_PAR", "other",
@@ -222,6 +224,9 @@ def export_hf(
     features = _features(attribute_set, label_format)
     schema = features.arrow_schema
     mapping = hf_splits(attribute_set)
+    # datasets cannot read an empty parquet split: empty splits are recorded in the description only
+    empty = [ours for ours in mapping if len(attribute_set.splits[ours]) == 0]
+    mapping = {ours: hub for ours, hub in mapping.items() if ours not in empty}
     plan = {hub: attribute_set.splits[ours] for ours, hub in mapping.items()}
     in_split = np.zeros(len(attribute_set), dtype=bool)
     for idx in attribute_set.splits.values():
@@ -271,6 +276,7 @@ def export_hf(
         "schema": attribute_set.schema.to_dict(),
         "label_format": label_format,
         "splits": mapping,
+        "empty_splits": empty,
         "unassigned_split": UNASSIGNED if UNASSIGNED in plan else None,
         "num_images": len(attribute_set),
         "has_mask": attribute_set.mask is not None,
@@ -312,7 +318,6 @@ def dataset_card(attribute_set: AttributeSet, plan: dict[str, np.ndarray], files
         "dataset_info": {
             "config_name": "default",
             "description": json.dumps(meta_json, separators=(",", ":")),
-            "splits": [{"name": hub, "num_examples": int(len(idx))} for hub, idx in plan.items()],
         },
     })
     known_any = attribute_set.mask is not None
@@ -321,8 +326,8 @@ def dataset_card(attribute_set: AttributeSet, plan: dict[str, np.ndarray], files
     lines = [
         "---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=100000).rstrip(), "---", "",
         f"# {info.pretty_name}", "", info.summary, "",
-        f"Exported by `pa100k-bench` from dataset `{attribute_set.dataset or schema.name}` with attribute schema "
-        f"`{schema.name}` ({schema.num_attributes} attributes). {schema.description}", "",
+        (f"Exported by `pa100k-bench` from dataset `{attribute_set.dataset or schema.name}` with attribute schema "
+         f"`{schema.name}` ({schema.num_attributes} attributes). {schema.description}"), "",
         "## Loading", "", "```python", "import datasets, pa100k",
         'ds = datasets.load_dataset("PATH_OR_REPO_ID")   # splits: ' + ", ".join(plan),
         "data = pa100k.from_hf(ds)                      # back to an AttributeSet (schema, splits, mask)",
@@ -333,14 +338,14 @@ def dataset_card(attribute_set: AttributeSet, plan: dict[str, np.ndarray], files
     for hub, idx in plan.items():
         lines.append(f"| {hub} | {ours.get(hub, '(none)')} | {len(idx)} | {len(files[hub])} |")
     if UNASSIGNED in plan:
-        lines += ["", f"`{UNASSIGNED}` holds the images that belong to no split of the source; they are kept so that "
-                  "the export restores the whole dataset."]
+        lines += ["", (f"`{UNASSIGNED}` holds the images that belong to no split of the source; they are kept so "
+                       "that the export restores the whole dataset.")]
     if "trainval" not in meta_json["splits"] and "train" in meta_json["splits"] and "val" in meta_json["splits"]:
         lines += ["", "`trainval` is `train` followed by `validation`."]
     lines += [
         "", "## Columns", "",
-        "- `image`: the original image file (not re-encoded); `name`: its file name in the release; "
-        "`index`: its row in the source dataset.",
+        ("- `image`: the original image file (not re-encoded); `name`: its file name in the release; "
+         "`index`: its row in the source dataset."),
     ]
     if attribute_set.meta:
         lines.append("- " + ", ".join(f"`{k}`" for k in attribute_set.meta) + ": per-image metadata.")
@@ -362,7 +367,7 @@ def dataset_card(attribute_set: AttributeSet, plan: dict[str, np.ndarray], files
               ("Images and labels remain under the terms of the original release"
                + (f" ({info.homepage})" if info.homepage else "")
                + "; this export grants no further rights." if info.license == "other"
-               else f"{info.license.upper()}."),
+               else f"Released under the {info.license.upper()} licence."),
               "", "## Citation", "", "```bibtex", info.citation, "```", ""]
     return "\n".join(lines)
 
@@ -386,17 +391,20 @@ def from_hf(
     revision: str | None = None,
     local_files_only: bool | None = None,
 ) -> AttributeSet:
-    """An `AttributeSet` from an export: a loaded ``DatasetDict``, a folder, or a hub dataset id.
+    """An `AttributeSet` from an export: a loaded ``DatasetDict``/``Dataset``, a folder, or a hub dataset id.
 
     A hub id is fetched with ``huggingface_hub.snapshot_download`` into the hub's own cache (``cache_dir``
-    overrides it), so a dataset downloaded once opens again with ``HF_HUB_OFFLINE=1``.
+    overrides its location), so a dataset downloaded once opens again with ``HF_HUB_OFFLINE=1``. A folder
+    written by `export_hf` is read straight from its parquet shards (no second copy in the datasets cache);
+    any other folder goes through ``datasets.load_dataset``. ``schema`` overrides the stored schema.
     """
     import datasets
 
     if isinstance(source, datasets.Dataset):
         source = datasets.DatasetDict({"train": source})
     if isinstance(source, datasets.DatasetDict):
-        return _from_dataset_dict(source, schema)
+        tables = {hub: split.with_format("arrow")[:] for hub, split in source.items()}
+        return _assemble(tables, _description(split.info.description for split in source.values()), schema)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"from_hf: expected a DatasetDict, a folder or a hub id, found {type(source).__name__}")
     path = Path(source).expanduser()
@@ -404,26 +412,72 @@ def from_hf(
         if isinstance(source, os.PathLike) or not re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)):
             raise FileNotFoundError(f"from_hf: {source} is neither an existing folder nor a hub dataset id (owner/name)")
         path = Path(_snapshot(str(source), cache_dir, revision, local_files_only))
-    if not (path / "README.md").is_file():
-        raise FileNotFoundError(f"from_hf: {path / 'README.md'} not found; expected a folder written by export-hf")
-    ds = datasets.load_dataset(str(path), cache_dir=None if cache_dir is None else str(cache_dir))
-    return _from_dataset_dict(ds, schema)
+    card = path / "README.md"
+    if not card.is_file():
+        raise FileNotFoundError(f"from_hf: {card} not found; expected a folder written by export-hf")
+    header = _card_header(card)
+    desc = _description([header.get("dataset_info", {}).get("description")])
+    if desc is None:  # not ours: let datasets interpret the card
+        return from_hf(datasets.load_dataset(str(path)), schema=schema)
+    return _assemble(_read_shards(path, header), desc, schema)
 
 
 def _snapshot(repo_id: str, cache_dir, revision, local_files_only) -> str:
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
-    return snapshot_download(
-        repo_id, repo_type="dataset", revision=revision,
-        cache_dir=None if cache_dir is None else str(cache_dir),
-        local_files_only=bool(local_files_only),
-    )
+    try:
+        return snapshot_download(
+            repo_id, repo_type="dataset", revision=revision,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            local_files_only=bool(local_files_only),
+        )
+    except LocalEntryNotFoundError as exc:
+        where = cache_dir or "the default hub cache"
+        raise FileNotFoundError(
+            f"from_hf: hub dataset {repo_id!r} is not in {where} and the hub cannot be reached ({exc})"
+        ) from None
 
 
-def _description(ds) -> dict[str, Any] | None:
-    for split in ds.values():
+def _card_header(card: Path) -> dict[str, Any]:
+    import yaml
+
+    text = card.read_text(encoding="utf-8")
+    parts = text.split("---\n", 2) if text.startswith("---\n") else []
+    if len(parts) < 3:
+        raise ValueError(f"{card}: no YAML header (a '---' block) found")
+    try:
+        header = yaml.safe_load(parts[1]) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{card}: YAML header cannot be parsed ({exc})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{card}: YAML header must be a mapping")
+    return header
+
+
+def _read_shards(path: Path, header: dict[str, Any]) -> dict[str, Any]:
+    """Per hub split, the concatenated parquet shards named by the card's ``configs[0].data_files``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        data_files = header["configs"][0]["data_files"]
+    except (KeyError, IndexError, TypeError):
+        raise ValueError(f"{path / 'README.md'}: YAML header lacks configs[0].data_files") from None
+    tables = {}
+    for entry in data_files:
+        files = sorted(path.glob(entry["path"]))
+        if not files:
+            raise FileNotFoundError(f"{path}: split {entry['split']!r} has no files matching {entry['path']!r}")
+        tables[entry["split"]] = pa.concat_tables([pq.read_table(f) for f in files])
+    return tables
+
+
+def _description(texts: Iterable[Any]) -> dict[str, Any] | None:
+    """The export's JSON description (schema, split mapping, meta dtypes), if one of ``texts`` holds it."""
+    for text in texts:
         try:
-            d = json.loads(split.info.description or "")
+            d = json.loads(text or "")
         except (json.JSONDecodeError, TypeError):
             continue
         if isinstance(d, dict) and d.get("format") == FORMAT:
@@ -433,7 +487,7 @@ def _description(ds) -> dict[str, Any] | None:
     return None
 
 
-def _guess_schema(ds, columns: list[str]) -> AttributeSchema:
+def _guess_schema(columns: list[str]) -> AttributeSchema:
     """A registered schema whose attributes are exactly the bool label columns, else one built from them."""
     names = tuple(columns)
     for name in SCHEMAS.names():
@@ -443,41 +497,38 @@ def _guess_schema(ds, columns: list[str]) -> AttributeSchema:
     return AttributeSchema(name="hf", attributes=names, description="built from the label columns of a hub dataset")
 
 
-def _from_dataset_dict(ds, schema: AttributeSchema | None) -> AttributeSet:
+def _assemble(tables: dict[str, Any], desc: dict[str, Any] | None, schema: AttributeSchema | None) -> AttributeSet:
+    """Rows of every hub split (pyarrow tables) back into one `AttributeSet`, deduplicated by ``index``."""
     import pyarrow as pa
 
-    desc = _description(ds)
-    first = next(iter(ds.values()))
-    features = first.features
+    first = next(iter(tables.values()))
     if desc is not None:
         label_format = desc["label_format"]
         schema = schema or AttributeSchema.from_dict(desc["schema"])
         to_ours = {hub: ours for ours, hub in desc["splits"].items()}
-        meta_cols = dict(desc["meta"])
+        meta_cols: dict[str, str | None] = dict(desc["meta"])
     else:
-        label_format = "sequence" if "labels" in features else "columns"
+        label_format = "sequence" if "labels" in first.column_names else "columns"
         to_ours = {hub: ours for ours, hub in HF_SPLIT.items()}
-        bool_cols = [k for k, f in features.items() if getattr(f, "dtype", None) == "bool" and k not in RESERVED_COLUMNS]
+        bool_cols = [f.name for f in first.schema if pa.types.is_boolean(f.type) and f.name not in RESERVED_COLUMNS]
         if schema is None:
-            if label_format == "columns":
-                schema = _guess_schema(ds, bool_cols)
-            else:
+            if label_format != "columns":
                 raise ValueError("from_hf: a 'labels' list without the export's description needs schema=...")
-        meta_cols = {k: None for k, f in features.items()
-                     if k not in RESERVED_COLUMNS and k not in schema.attributes and k != "labels"}
+            schema = _guess_schema(bool_cols)
+        meta_cols = {k: None for k in first.column_names
+                     if k not in RESERVED_COLUMNS and k not in schema.attributes}
     attrs = schema.attributes
-    for hub, split in ds.items():
-        missing = [c for c in (["image", "name"] + (list(attrs) if label_format == "columns" else ["labels"]))
-                   if c not in split.column_names]
+    needed = ["image", "name"] + (list(attrs) if label_format == "columns" else ["labels"]) + list(meta_cols)
+    for hub, t in tables.items():
+        missing = [c for c in needed if c not in t.column_names]
         if missing:
-            raise ValueError(f"from_hf: split {hub!r} lacks columns {missing}; found {split.column_names}")
+            raise ValueError(f"from_hf: split {hub!r} lacks columns {missing}; found {t.column_names}")
 
-    tables: dict[str, pa.Table] = {hub: split.with_format("arrow")[:] for hub, split in ds.items()}
     has_index = all("index" in t.column_names for t in tables.values())
     offset, rows_of = 0, {}
     for hub, t in tables.items():
         if has_index:
-            rows_of[hub] = np.asarray(t.column("index").to_numpy(zero_copy_only=False), dtype=np.int64)
+            rows_of[hub] = np.asarray(t.column("index").to_numpy(), dtype=np.int64)
         else:  # a foreign dataset: every row is its own image
             rows_of[hub] = np.arange(offset, offset + t.num_rows, dtype=np.int64)
             offset += t.num_rows
@@ -494,26 +545,25 @@ def _from_dataset_dict(ds, schema: AttributeSchema | None) -> AttributeSet:
         rows = rows_of[hub]
         if rows.size and (rows.min() < 0 or rows.max() >= n):
             raise ValueError(f"from_hf: split {hub!r} has index values outside [0, {n})")
-        fresh = ~seen[rows]
-        if not fresh.any():
+        sel = np.flatnonzero(~seen[rows])
+        if sel.size == 0:
             continue
-        sel = np.flatnonzero(fresh)
         dest = rows[sel]
         tsel = t.take(pa.array(sel))
         names[dest] = tsel.column("name").to_pylist()
         for k, img in zip(dest, tsel.column("image").to_pylist()):
             images[k] = img["bytes"] if img.get("bytes") is not None else Path(img["path"])
-        lab, kn = _labels(tsel, attrs, label_format)
-        labels[dest], known[dest] = lab, kn
-        for key in meta:
-            meta[key][dest] = tsel.column(key).to_pylist()
+        labels[dest], known[dest] = _labels(tsel, attrs, label_format)
+        for key, column in meta.items():
+            column[dest] = tsel.column(key).to_pylist()
         seen[dest] = True
     if not seen.all():
         raise ValueError(f"from_hf: {int((~seen).sum())} of {n} images are in no split of the hub dataset")
 
     splits = {to_ours.get(hub, hub): rows for hub, rows in rows_of.items() if hub != UNASSIGNED}
+    for name in (desc or {}).get("empty_splits", []):
+        splits[name] = np.zeros(0, dtype=np.int64)
     has_mask = desc["has_mask"] if desc is not None else not known.all()
-    meta_arrays = {k: _meta_array(v, meta_cols[k]) for k, v in meta.items()}
     return AttributeSet(
         schema=schema,
         names=names.astype(str),
@@ -521,7 +571,7 @@ def _from_dataset_dict(ds, schema: AttributeSchema | None) -> AttributeSet:
         labels=labels,
         splits=splits,
         mask=known if has_mask else None,
-        meta=meta_arrays,
+        meta={k: _meta_array(v, meta_cols[k]) for k, v in meta.items()},
         dataset=desc["dataset"] if desc is not None else schema.name,
         root=None,
     )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -118,7 +118,9 @@ class _Stratifier:
         n_splits, n_labels = len(fractions), counts.shape[1]
         self.fractions = fractions
         self.target = _integer_targets(fractions, int(sizes.sum()))
-        self.desire = fractions[:, None] * counts.sum(0)[None, :].astype(float)
+        total = counts.sum(0).astype(float)
+        self.desire = fractions[:, None] * total[None, :]
+        self.inv_desire = 1.0 / np.maximum(self.desire, 1e-9)
         self.assign = np.full(len(sizes), -1, dtype=np.int64)
         self.label_sum = np.zeros((n_splits, n_labels), dtype=np.int64)
         self.cover = np.zeros((n_splits, n_labels), dtype=np.int64)
@@ -149,15 +151,22 @@ class _Stratifier:
         self.images[s] += self.sizes[g]
 
     def _choose(self, g: int, label: int) -> int:
-        """Split for group ``g``: the largest unmet need for ``label`` among splits with room, then most room."""
+        """Split for group ``g`` (placed for ``label``): among splits with room, the one whose unmet needs it fills best.
+
+        The score of split s is ``sum_l counts[g, l] * need[s, l] / total[l]``: the drop in the squared,
+        label-normalised distance between the split's label counts and their targets. ``label``, the rarest
+        label the group carries, weighs most; ties go to the larger unmet need for ``label``, then more room.
+        """
         room = self.target - self.images
         fits = room >= self.sizes[g]
         if not fits.any():
             fits[:] = True
-        need = self.desire[:, label] - self.label_sum[:, label]
+        need = self.desire - self.label_sum
+        c = self.counts[g]
+        score = ((2.0 * need - c) * self.inv_desire) @ c
         best, best_key = -1, None
         for s in np.flatnonzero(fits):
-            key = (need[s], room[s])
+            key = (score[s], need[s, label], room[s])
             if best_key is None or key > best_key:
                 best, best_key = int(s), key
         return best
@@ -194,7 +203,6 @@ class _Stratifier:
 
     def repair(self, describe: Callable[[int], str], split_names: Sequence[str]) -> None:
         """Give every split a group of every label, moving or swapping groups that are not needed elsewhere."""
-        n_splits, n_labels = self.cover.shape
         while True:
             missing = np.argwhere(self.cover == 0)
             if not len(missing):
@@ -512,7 +520,7 @@ def split_report(
                 missing.append((key, name, "negative"))
     cols["max_ratio_diff"] = np.nanmax(np.stack(diffs), axis=0) if len(keys) else np.nan
     df = pd.DataFrame(cols, index=pd.Index(list(attribute_set.schema.attributes), name="attribute"))
-    images = {key: int(len(splits[key])) for key in keys}
+    images = {key: len(splits[key]) for key in keys}
     total = sum(images.values())
     df.attrs["images"] = images
     df.attrs["share"] = {key: images[key] / total if total else float("nan") for key in keys}
@@ -524,7 +532,7 @@ def split_report(
             raise ValueError(f"ratios: expected {len(keys)} values for {'/'.join(keys)}, found {list(ratios)!r}")
         target = np.asarray(ratios, dtype=float) / float(np.sum(ratios))
         df.attrs["target_share"] = dict(zip(keys, target.tolist()))
-        err = {k: 100.0 * (df.attrs["share"][k] - t) for k, t in zip(keys, target)}
+        err = {k: float(100.0 * (df.attrs["share"][k] - t)) for k, t in zip(keys, target)}
         df.attrs["share_error_pp"] = err
         df.attrs["max_share_error_pp"] = max(abs(v) for v in err.values())
     return df
@@ -593,15 +601,14 @@ def load_splits_json(path: str | Path, attribute_set: AttributeSet) -> dict[str,
         doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a JSON object with keys {', '.join(SPLIT_KEYS)}, found {type(doc).__name__}")
     index = {name: i for i, name in enumerate(attribute_set.names.tolist())}
     out: dict[str, np.ndarray] = {}
     seen: dict[str, str] = {}
     for key in SPLIT_KEYS:
-        names = doc.get(key)
+        names = doc.get(key) if isinstance(doc, dict) else None
         if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
-            raise ValueError(f"{path}: key {key!r} must be a list of image names, found {type(names).__name__}")
+            found = type(names).__name__ if isinstance(doc, dict) else f"a JSON {type(doc).__name__}, not an object"
+            raise ValueError(f"{path}: key {key!r} must be a list of image names, found {found}")
         unknown = [x for x in names if x not in index]
         if unknown:
             raise ValueError(
@@ -622,6 +629,35 @@ def _cell_of_names(names: Sequence[str]) -> np.ndarray:
     for i, name in enumerate(names):
         cell[i, 0] = np.array([name])
     return cell
+
+
+def write_annotation(
+    path: str | Path, attribute_set: AttributeSet, splits: dict[str, np.ndarray], extra: dict | None = None
+) -> Path:
+    """Write a PA-100K ``annotation.mat`` (atomically) holding ``attribute_set``'s images and labels as ``splits``.
+
+    Official nesting (FORMATS.md): ``<split>_images_name`` an (N, 1) cell of 1-element strings,
+    ``<split>_label`` N x A uint8 (2 where the label is unknown, as RAP writes it), ``attributes`` an (A, 1)
+    cell unless ``extra`` (other keys to store, e.g. those of the file being rewritten) brings its own.
+    """
+    import scipy.io
+
+    keys = _named_splits(splits)
+    if keys != list(SPLIT_KEYS):
+        raise ValueError(f"splits: expected exactly {', '.join(SPLIT_KEYS)}, found {', '.join(keys) or '(none)'}")
+    labels = attribute_set.labels.astype(np.uint8)
+    if attribute_set.mask is not None:
+        labels = np.where(attribute_set.mask, labels, np.uint8(2))
+    out = dict(extra or {})
+    out.setdefault("attributes", _cell_of_names(attribute_set.schema.attributes))
+    for key in SPLIT_KEYS:
+        idx = np.sort(np.asarray(splits[key], dtype=np.int64))
+        out[f"{key}_images_name"] = _cell_of_names(attribute_set.names[idx].tolist())
+        out[f"{key}_label"] = labels[idx]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        scipy.io.savemat(str(tmp), out, format="5", oned_as="column")
+    return path
 
 
 def write_splits_to_annotation(
@@ -652,10 +688,8 @@ def write_splits_to_annotation(
     listed = {str(np.ravel(x)[0]) for key in name_keys for x in np.ravel(mat[key])}
     keys = _named_splits(splits)
     if keys != list(SPLIT_KEYS):
-        raise ValueError(f"splits: expected exactly {', '.join(SPLIT_KEYS)}, found {', '.join(keys)}")
-    idx = {k: np.sort(np.asarray(splits[k], dtype=np.int64)) for k in SPLIT_KEYS}
-    new_names = [attribute_set.names[idx[k]].tolist() for k in SPLIT_KEYS]
-    flat = [x for names in new_names for x in names]
+        raise ValueError(f"splits: expected exactly {', '.join(SPLIT_KEYS)}, found {', '.join(keys) or '(none)'}")
+    flat = [x for k in SPLIT_KEYS for x in attribute_set.names[np.asarray(splits[k], dtype=np.int64)].tolist()]
     if len(set(flat)) != len(flat):
         raise ValueError("splits: an image is in more than one of train/val/test")
     if set(flat) != listed:
@@ -671,13 +705,9 @@ def write_splits_to_annotation(
                 f"{path}: key 'attributes' lists {file_attrs[:5]}..., which differs from the "
                 f"{attribute_set.schema.name!r} schema of the labels being written"
             )
-    out = {k: v for k, v in mat.items() if not k.startswith("__")}
-    for k, names in zip(SPLIT_KEYS, new_names):
-        out[f"{k}_images_name"] = _cell_of_names(names)
-        out[f"{k}_label"] = attribute_set.labels[idx[k]].astype(np.uint8)
     if backup and not (root / ANNOTATION_BACKUP).exists():
         shutil.copy2(path, root / ANNOTATION_BACKUP)
-    with atomic_path(path) as tmp:
-        scipy.io.savemat(str(tmp), out, format="5", oned_as="column")
-    log.info("wrote %s (%s)", path, ", ".join(f"{k} {len(idx[k])}" for k in SPLIT_KEYS))
+    kept = {k: v for k, v in mat.items() if not k.startswith("__") and not k.endswith(("_images_name", "_label"))}
+    write_annotation(path, attribute_set, splits, extra=kept)
+    log.info("wrote %s (%s)", path, ", ".join(f"{k} {len(splits[k])}" for k in SPLIT_KEYS))
     return path

@@ -6,7 +6,8 @@ Like torchvision's ``CelebA``: the split is checked once in ``__init__``, items 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,7 +55,7 @@ class Sample(tuple):
     meta: dict[str, Any]
 
     def __new__(cls, image: Any, labels: torch.Tensor, mask: torch.Tensor, *, index: int, name: str,
-                meta: dict[str, Any] | None = None) -> "Sample":
+                meta: dict[str, Any] | None = None) -> Sample:
         obj = super().__new__(cls, (image, labels, mask))
         obj.index, obj.name, obj.meta = index, name, dict(meta or {})
         return obj

@@ -134,3 +134,5 @@ def test_bad_options_are_rejected(tmp_path, make_image):
         pa100k.load("rap", tmp_path / "rap", attributes=54)
     with pytest.raises(ValueError, match=r"partition must be in 0..4"):
         pa100k.load("rap", tmp_path / "rap", partition=-1, check_images=False)
+    with pytest.raises(ValueError, match=r"partition must be in 0..4 .*found '1'"):
+        pa100k.load("rap", tmp_path / "rap", partition="1", check_images=False)

@@ -62,7 +62,7 @@ def write_rap2(root, make_image, seed=0, with_images=True, data=None):
 
 
 def test_fixture_nesting_matches_the_toolkits(tmp_path, make_image):
-    data, selected, truth = write_rap2(tmp_path / "rap2", make_image, with_images=False)
+    _, selected, truth = write_rap2(tmp_path / "rap2", make_image, with_images=False)
     ann = scipy.io.loadmat(tmp_path / "rap2" / "RAP_annotation" / "RAP_annotation.mat")["RAP_annotation"]
     assert (ann["partition_attribute"][0][0][0][2]["val_index"][0][0][0] - 1).tolist() == truth[2]["val"]
     assert (ann[0][0][4][0, 2][0][0][2][0, :] - 1).tolist() == truth[2]["test"]

@@ -256,3 +256,17 @@ def test_cli_synth_reid_and_reid_summary(tmp_path, monkeypatch, capsys):
     assert main(["reid-summary", "--dataset", "viper", "--data-root", str(tmp_path / "none")]) == 2
     assert main(["reid-summary", "--dataset", "viper", "--data-root", str(out), "-o", "boxes=labeled"]) == 2
     assert "unknown option" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_synthetic_reid_from_the_real_renderer_reads_as_market1501(tmp_path, monkeypatch):
+    monkeypatch.setenv("PA100K_HOME", str(tmp_path / "home"))
+    rs = load_reid("synthetic_reid", preset="tiny", seed=0)
+    folder = tmp_path / "home" / "synthetic_reid" / "tiny-seed0"
+    market = load_market1501(folder)
+    assert market.train == rs.train and market.query == rs.query and market.gallery == rs.gallery
+    assert len(rs.query) > 0 and rs.num_train_pids > 0 and (rs.pids("gallery") == 0).any()
+    g_pids, g_cams = rs.pids("gallery"), rs.camids("gallery")
+    assert all(((g_pids == pid) & (g_cams != cam)).any() for _, pid, cam in rs.query)
+    assert any(p.name.startswith("-1_") for p in (folder / "bounding_box_test").iterdir())
+    assert len(read_rows(folder)) == 400 + sum(p.name.startswith("-1_") for p in (folder / "bounding_box_test").iterdir())

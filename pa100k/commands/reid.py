@@ -13,7 +13,7 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="small", choices=("tiny", "small", "full"), help="synthetic preset (default small)")
     p.add_argument("--seed", type=int, default=0, help="seed of the rendering and of the identity split (default 0)")
     p.add_argument("--synthetic-root", type=Path, default=None,
-                   help="where the synthetic set is rendered or found (default: data_home()/synthetic)")
+                   help="the synthetic dataset folder, rendered there if missing (default: data_home()/synthetic/<preset>-seed<seed>)")
     p.add_argument("--test-fraction", type=float, default=0.5, help="share of multi-camera identities used for testing")
     p.add_argument("--distractor-fraction", type=float, default=0.1, help="share of identities written as distractors (pid 0000)")
     p.add_argument("--junk-fraction", type=float, default=0.02, help="junk images (pid -1) per gallery image")

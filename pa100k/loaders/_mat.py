@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def _load_v73(path: Path) -> dict[str, Any]:
 
     try:
         with h5py.File(path, "r") as f:
-            return {k: _h5_value(f, f[k]) for k in f.keys() if not k.startswith("#")}
+            return {k: _h5_value(f, f[k]) for k in f if not k.startswith("#")}
     except OSError as exc:
         raise ValueError(f"{path}: not a readable MATLAB v7.3 file ({exc})") from exc
 
@@ -74,7 +75,7 @@ def _h5_value(f, node) -> Any:
     import h5py
 
     if isinstance(node, h5py.Group):
-        return {k: _h5_value(f, node[k]) for k in node.keys()}
+        return {k: _h5_value(f, node[k]) for k in node}
     mclass = node.attrs.get("MATLAB_class", b"")
     mclass = mclass.decode() if isinstance(mclass, bytes) else str(mclass)
     if node.attrs.get("MATLAB_empty", 0):
@@ -197,6 +198,13 @@ def indices(x: Any, where: str, n: int) -> np.ndarray:
     if v.size and (v.min() < 1 or v.max() > n):
         raise ValueError(f"{where}: 1-based indices must lie in [1, {n}], found values in [{v.min()}, {v.max()}]")
     return v - 1
+
+
+def check_partition(partition: object, count: int, dataset: str, path: Path) -> int:
+    """Validate a partition number against the ``count`` partitions that ``path`` holds."""
+    if isinstance(partition, bool) or not isinstance(partition, (int, np.integer)) or not 0 <= partition < count:
+        raise ValueError(f"{dataset}: partition must be in 0..{count - 1} ({path} holds {count}), found {partition!r}")
+    return int(partition)
 
 
 def check_names(found: Sequence[str], expected: Sequence[str], where: str) -> None:

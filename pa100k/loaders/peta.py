@@ -43,8 +43,7 @@ def load_peta(root: Path, *, partition: int = 0, attributes: int = 35, check_ima
     _mat.check_names(found[: schema.num_attributes], schema.attributes, f"{where}.attribute")
 
     parts = _mat.cells(_mat.field(peta, "partion_attribute", where), f"{where}.partion_attribute")
-    if not 0 <= partition < len(parts):
-        raise ValueError(f"peta: partition must be in 0..{len(parts) - 1} ({path} holds {len(parts)}), found {partition!r}")
+    partition = _mat.check_partition(partition, len(parts), "peta", path)
     part_where = f"{where}.partion_attribute{{{partition}}}"
     splits = {
         split: _mat.indices(_mat.field(parts[partition], split, part_where), f"{part_where}.{split}", n)

@@ -47,8 +47,7 @@ def load_rap(root: Path, *, partition: int = 0, attributes: int = 51, check_imag
     _mat.check_names(found[: schema.num_attributes], schema.attributes, f"{where}.attribute_eng")
 
     parts = _mat.cells(_mat.field(ann, "partion", where), f"{where}.partion")
-    if not 0 <= partition < len(parts):
-        raise ValueError(f"rap: partition must be in 0..{len(parts) - 1} ({path} holds {len(parts)}), found {partition!r}")
+    partition = _mat.check_partition(partition, len(parts), "rap", path)
     part_where = f"{where}.partion{{{partition}}}"
     splits = {
         ours: _mat.indices(_mat.field(parts[partition], theirs, part_where), f"{part_where}.{theirs}", n)

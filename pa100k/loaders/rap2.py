@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,7 +40,10 @@ def load_rap2(
     split_file: str | Path | None = None,
     check_images: bool = True,
 ) -> AttributeSet:
-    """Load RAP v2: 54 selected attributes and official partition ``partition``, or RAPzs (53, zero-shot split)."""
+    """Load RAP v2: 54 selected attributes and official partition ``partition``, or RAPzs (53, zero-shot split).
+
+    ``split_file`` (JSON of 0-based train/val/test indices) replaces the official partition in either case.
+    """
     root = _mat.require_root(root, "rap2", f"{ANNOTATION[0]} and {IMAGES}/")
     schema = get_schema("rap2zs" if zero_shot else "rap2")
     path = _mat.find_file(root, ANNOTATION, "rap2")
@@ -62,10 +66,7 @@ def load_rap2(
         splits = _zero_shot_splits(root, partition, split_file, n)
     else:
         parts = _mat.cells(_mat.field(ann, "partition_attribute", where), f"{where}.partition_attribute")
-        if not 0 <= partition < len(parts):
-            raise ValueError(
-                f"rap2: partition must be in 0..{len(parts) - 1} ({path} holds {len(parts)}), found {partition!r}"
-            )
+        partition = _mat.check_partition(partition, len(parts), "rap2", path)
         pw = f"{where}.partition_attribute{{{partition}}}"
         splits = {
             split: _mat.indices(_mat.field(parts[partition], f"{split}_index", pw), f"{pw}.{split}_index", n)
@@ -126,7 +127,7 @@ class _AttrDict(dict):
 class _SafeUnpickler(pickle.Unpickler):
     """Unpickles only dicts, lists, numpy arrays and EasyDicts: no other class can be constructed."""
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[dict[tuple[str, str], object]] = {
         ("easydict", "EasyDict"): _AttrDict,
         ("collections", "OrderedDict"): dict,
         ("numpy", "ndarray"): np.ndarray,

@@ -177,7 +177,8 @@ def _float_tensor(x: torch.Tensor, name: str) -> torch.Tensor:
         raise ValueError(f"{name}: expected real values, found dtype {x.dtype}")
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()  # float16/bfloat16/ints → float32, exact for halves
-    if not bool(torch.isfinite(x).all()):
+    lo, hi = torch.aminmax(x) if x.numel() else (x.new_zeros(()), x.new_zeros(()))
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):  # NaN propagates through min/max
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
         raise ValueError(f"{name}: expected finite values, found {n_nan} NaN and {n_inf} infinite values")
@@ -376,7 +377,7 @@ def _match_ranks(
     tlast = td.gather(1, (n - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
     tlast = torch.where(n > 0, tlast, torch.tensor(-math.inf, dtype=dist.dtype, device=dev))
     sel = dist <= tlast.unsqueeze(1)
-    count = int(sel.sum())
+    count = int(torch.count_nonzero(sel))
     if dist.dtype == torch.float32 and count <= _SPARSE_FRACTION * bq * ng:
         rows, cols = sel.nonzero(as_tuple=True)
         vals = dist[rows, cols]
@@ -389,14 +390,14 @@ def _match_ranks(
         _resolve_ties(b, tied, rows, cols, vals, td, tidx)
         hist = torch.bincount(rows * nb + b, minlength=bq * nb).view(bq, nb)
     else:  # every item placed (many items before the last true match, or float64 distances)
-        b_full = torch.searchsorted(td, dist)  # (B, G): true matches strictly closer
-        pos = b_full.clamp(max=smax - 1)
-        tied = td.gather(1, pos) == dist
+        b_full = torch.searchsorted(td, dist, out_int32=True)  # (B, G): true matches strictly closer
+        tied = td.gather(1, b_full.clamp(max=smax - 1).long()) == dist
         rows_t, cols_t = tied.nonzero(as_tuple=True)
-        bt = b_full[rows_t, cols_t]
+        bt = b_full[rows_t, cols_t].long()
         _resolve_ties(bt, torch.ones_like(bt, dtype=torch.bool), rows_t, cols_t, dist[rows_t, cols_t], td, tidx)
-        b_full[rows_t, cols_t] = bt
-        hist = torch.bincount((b_full + offsets.unsqueeze(1)).reshape(-1), minlength=bq * nb).view(bq, nb)
+        b_full[rows_t, cols_t] = bt.to(torch.int32)
+        b_full += offsets.to(torch.int32).unsqueeze(1)
+        hist = torch.bincount(b_full.view(-1), minlength=bq * nb).view(bq, nb)
     # same identity, same camera: ranked above but not kept; take them out of the histogram
     if bool(removed.any()):
         rb = _count_before(td, tidx, torch.where(removed, cd, inf), cand)

@@ -258,7 +258,10 @@ def _write_images_csv(path: Path, rows: list[tuple]) -> None:
 def load_synthetic_reid(
     root: Path, preset: str = "small", seed: int = 0, synthetic_root: str | Path | None = None
 ) -> ReIDSet:
-    """The synthetic ReID set (default ReID dataset): rendered and exported once to ``root/<preset>-seed<seed>/``."""
+    """The synthetic ReID set (default ReID dataset): rendered and exported once to ``root/<preset>-seed<seed>/``.
+
+    ``synthetic_root`` is the synthetic dataset's own folder (default: where ``pa100k.load("synthetic")`` keeps it).
+    """
     folder = Path(root) / f"{preset}-seed{seed}"
     if not folder.is_dir():
         import pa100k

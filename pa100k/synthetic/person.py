@@ -600,14 +600,24 @@ def _draw_front_back(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose
     torso = [p for i, p in enumerate(torso) if p not in torso[:i]]
     if a[IDX["Skirt&Dress"]] and s.dress and not coat:
         base = _skirt_color(a, s)
-    pt.poly(torso, base)
+    shapes = [torso]
+    if coat and s.coat_open and not back:
+        # An open coat: the shirt shows between two panels, and below it whatever is worn on the legs.
+        shirt = top + [(hh * 1.02, hem_y), (-hh * 1.02, hem_y)] + [(-x, y) for x, y in reversed(top)]
+        pt.poly(shirt, s.upper)
+        right = [(0.012, b.shoulder_y - 0.006)] + top[1:] + [(hh * 1.28, coat_y), (0.05, coat_y)]
+        shapes = [right, [(-x, y) for x, y in right]]
+        for panel in shapes:
+            pt.poly(panel, base)
+    else:
+        pt.poly(torso, base)
     if coat:
-        if s.coat_open and not back:
-            pt.poly([(-0.012, b.shoulder_y), (0.012, b.shoulder_y), (0.02, b.waist_y), (-0.02, b.waist_y)], s.upper)
-        pt.line([(0, b.waist_y if not back else b.shoulder_y + 0.05), (0, coat_y)], _shade(s.coat, 0.7), 0.008)
-        pt.line([(-wh * 1.05, b.waist_y), (wh * 1.05, b.waist_y)], _shade(s.coat, 0.7), 0.012)
+        if not (s.coat_open and not back):
+            pt.line([(0, b.waist_y if not back else b.shoulder_y + 0.05), (0, coat_y)], _shade(s.coat, 0.7), 0.008)
+        for side in (-1, 1):
+            pt.line([(side * 0.03, b.waist_y), (side * wh * 1.05, b.waist_y)], _shade(s.coat, 0.7), 0.012)
     logo_at = (s.logo_pos[0], b.shoulder_y + s.logo_pos[1] + (0.02 if back else 0.0))
-    _upper_patterns(pt, a, s, [torso], b, base, logo_at, 1.15 if back else 1.0)
+    _upper_patterns(pt, a, s, shapes, b, base, logo_at, 1.15 if back else 1.0)
     if not back:  # neckline
         pt.poly([(-0.018, b.shoulder_y - 0.006), (0.018, b.shoulder_y - 0.006), (0, b.shoulder_y + 0.022)], s.skin)
     pt.rect(-b.head_w * 0.2, b.head_top + b.head_h - 0.012, b.head_w * 0.2, b.shoulder_y - 0.004, fill=s.skin)
@@ -758,6 +768,14 @@ def _hat(pt: _Painter, b: _Body, s: Style, side_view: bool) -> None:
 # side view (facing +x; the painter mirrors it for people facing left)
 
 
+def _seg_quad(p0, p1, width: float):
+    """The quad covered by a segment drawn ``width`` wide (fractional coordinates)."""
+    dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+    n = math.hypot(dx, dy) or 1.0
+    ox, oy = -dy / n * width / 2, dx / n * width / 2
+    return [(p0[0] + ox, p0[1] + oy), (p1[0] + ox, p1[1] + oy), (p1[0] - ox, p1[1] - oy), (p0[0] - ox, p0[1] - oy)]
+
+
 def _draw_side(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose) -> None:
     phase = 2 * math.pi * pose.phase
     th = b.sh * 0.56  # half depth of the torso
@@ -778,15 +796,20 @@ def _draw_side(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose) -> N
         ank = (knee[0] + shin * math.sin(sw - bend), knee[1] + shin * math.cos(sw - bend))
         return knee, ank
 
+    leg_shapes: list = []
+
     def draw_leg(knee, ank, shade):
         col = _shade(leg_col, shade)
         pt.line([hip, knee], col, 0.062)
         pt.line([knee, ank], col, 0.048)
-        if a[IDX["Shorts"]]:
+        if a[IDX["Trousers"]]:
+            leg_shapes.extend([_seg_quad(hip, knee, 0.062), _seg_quad(knee, ank, 0.048)])
+        elif a[IDX["Shorts"]]:
             f = s.shorts_len
-            pt.line([hip, (hip[0] + f * (knee[0] - hip[0]), hip[1] + f * (knee[1] - hip[1]))], _shade(s.lower, shade), 0.072)
-        ss = s
-        _shoe_and_boot(pt, a, ss, ank[0], ank[1], b, True, col)
+            end = (hip[0] + f * (knee[0] - hip[0]), hip[1] + f * (knee[1] - hip[1]))
+            pt.line([hip, end], _shade(s.lower, shade), 0.072)
+            leg_shapes.append(_seg_quad(hip, end, 0.072))
+        _shoe_and_boot(pt, a, s, ank[0], ank[1], b, True, col)
 
     far_knee, far_ank = leg(-1)
     near_knee, near_ank = leg(1)
@@ -806,7 +829,7 @@ def _draw_side(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose) -> N
         return sj, el, wr
 
     def draw_arm(sj, el, wr, shade):
-        sleeve = _shade(_sleeve_color(a, s), shade)
+        sleeve = _shade(_sleeve_color(a, s), shade * 0.88 if shade == 1.0 else shade)
         skin = _shade(s.skin, shade)
         if a[IDX["LongSleeve"]] or coat:
             pt.line([sj, el], sleeve, b.arm_w)
@@ -833,7 +856,7 @@ def _draw_side(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose) -> N
     if a[IDX["Trousers"]] or a[IDX["Shorts"]]:
         pelvis = [(-th * 1.0, hem_y - 0.03), (th * 0.95, hem_y - 0.03), (th * 0.85, b.hip_y + 0.04), (-th * 0.9, b.hip_y + 0.04)]
         pt.poly(pelvis, s.lower)
-        lower_shapes = [pelvis]
+        lower_shapes = [pelvis] + leg_shapes
         f = s.shorts_len if a[IDX["Shorts"]] and not a[IDX["Trousers"]] else 1.0
         end = (hip[0] + f * (near_knee[0] - hip[0]), hip[1] + f * (near_knee[1] - hip[1])) if f < 1 else near_ank
         stripes_along = [[(0.0, b.hip_y - 0.02), near_knee if f >= 1 else end] + ([near_ank] if f >= 1 else [])]

@@ -32,7 +32,7 @@ PA100K_RATIOS = dict(zip(ATTRIBUTES, (
 )))
 
 #: Orientation probabilities of a tracklet (Front, Side, Back) and the chance that a frame turns.
-ORIENTATION_P = (0.34, 0.32, 0.34)
+ORIENTATION_P = (0.3625, 0.275, 0.3625)  # after turns: about .34 / .32 / .34
 TURN_P = 0.1
 
 
@@ -48,7 +48,7 @@ def sample_identities(n: int, rng: np.random.Generator) -> np.ndarray:
     y[:, AGE[0]], y[:, AGE[1]], y[:, AGE[2]] = over60, adult, child
 
     coat = u[:, 2] < np.select([over60, child], [0.08, 0.01], 0.03)
-    p_short = np.select([over60, child], [0.35, 0.62], 0.58)
+    p_short = np.select([over60, child], [0.35, 0.62], 0.565)
     short = ~coat & (u[:, 3] < p_short)
     y[:, IDX["LongCoat"]] = coat
     y[:, IDX["ShortSleeve"]] = short
@@ -80,7 +80,7 @@ def sample_identities(n: int, rng: np.random.Generator) -> np.ndarray:
 
     y[:, IDX["LowerStripe"]] = u[:, 13] < 0.01
     y[:, IDX["LowerPattern"]] = (u[:, 13] >= 0.01) & (u[:, 13] < 0.031)
-    y[:, IDX["boots"]] = u[:, 14] < np.where(skirt, 0.03, np.where(female, 0.008, 0.002))
+    y[:, IDX["boots"]] = u[:, 14] < np.where(skirt, 0.022, np.where(female, 0.007, 0.002))
     return y
 
 

@@ -45,7 +45,7 @@ FORMAT_VERSION = 1
 PANORAMA_WIDTH = 640
 
 # Sub-streams of the seed, so that each kind of draw has its own independent generator.
-_PLAN, _STYLE, _TRACKLET, _FRAME, _SPLIT = 1, 3, 7, 8, 9
+_PLAN, _STYLE, _TRACKLET, _FRAME = 1, 3, 7, 8
 
 
 @dataclass
@@ -175,41 +175,11 @@ def _ensure_coverage(preset, rng, identity_labels, tracklet_identity, orientatio
     return labels
 
 
-def _fallback_tracklet_split(aset: AttributeSet, ratios=(8, 1, 1), seed: int = 0) -> dict[str, np.ndarray]:
-    """Whole tracklets to train/val/test in ``ratios`` of images, val and test first given every attribute's both values."""
-    tracklet = aset.meta["tracklet"]
-    uniq, inverse = np.unique(tracklet, return_inverse=True)
-    start_labels = np.zeros((len(uniq), aset.labels.shape[1]), dtype=bool)
-    neg_labels = np.zeros_like(start_labels)
-    np.logical_or.at(start_labels, inverse, aset.labels.astype(bool))
-    np.logical_or.at(neg_labels, inverse, ~aset.labels.astype(bool))
-    sizes = np.bincount(inverse)
-    rng = np.random.default_rng([seed, _SPLIT])
-    names = ("train", "val", "test")
-    target = np.asarray(ratios, dtype=float) / np.sum(ratios) * len(tracklet)
-    owner = np.full(len(uniq), -1)
-    filled = np.zeros(3)
-    for k in (2, 1):  # test and val: one positive and one negative tracklet of every attribute
-        for table in (start_labels, neg_labels):
-            for j in np.argsort(table.sum(0)):
-                if table[owner == k, j].any():
-                    continue
-                free = np.flatnonzero((owner < 0) & table[:, j])
-                if free.size == 0:
-                    continue
-                t = free[np.argmin(sizes[free] + rng.random(free.size))]
-                owner[t] = k
-                filled[k] += sizes[t]
-    for t in rng.permutation(np.flatnonzero(owner < 0)):
-        k = int(np.argmax(target - filled))
-        owner[t] = k
-        filled[k] += sizes[t]
-    img_owner = owner[inverse]
-    return {name: np.flatnonzero(img_owner == k) for k, name in enumerate(names)}
-
-
 def _split(aset: AttributeSet, seed: int) -> dict[str, np.ndarray]:
-    return _fallback_tracklet_split(aset, ratios=(8, 1, 1), seed=seed)
+    """PA-100K's 8:1:1 split by whole tracklets, every split holding positives and negatives of all 26 attributes."""
+    from pa100k.splits import tracklet_split
+
+    return tracklet_split(aset, ratios=(8, 1, 1), seed=seed)
 
 
 def plan_dataset(preset: str | SyntheticPreset = "small", seed: int = 0) -> DatasetPlan:
@@ -370,7 +340,7 @@ def render_images(plan: DatasetPlan, data_dir: str | Path, workers: int | None =
         raise ValueError(f"workers must be >= 1, found {workers}")
     tasks = [(plan.seed, plan.preset, str(data_dir), c) for c in _chunks(jobs, max_images=max(40, min(200, total // (4 * workers) + 1)))]
     written = 0
-    with tqdm(total=total, unit="img", desc=f"rendering {plan.preset.name}", disable=not progress) as bar:
+    with tqdm(total=total, unit="img", desc=f"rendering {plan.preset.name}", disable=None if progress else True) as bar:
         if workers == 1 or len(tasks) == 1:
             for task in tasks:
                 n = _render_chunk(task)
@@ -472,9 +442,44 @@ def render_dataset(out: str | Path, preset: str | SyntheticPreset = "small", see
             json.dump(info, fh, indent=2)
         if out.exists():
             out.rmdir()
-        os.rename(tmp, out)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if not _matches(marker(out), p.name, seed):
+                raise
+            log.info("%s: rendered meanwhile by another process; keeping that copy", out)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return out
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("rendered %s (seed %d): %d images in %.1f s -> %s", p.name, seed, n, time.perf_counter() - t0, out)
     return out
+
+
+def _matches(info: dict | None, preset: str, seed: int) -> bool:
+    return bool(info) and info.get("preset") == preset and int(info.get("seed", -1)) == int(seed) \
+        and info.get("format_version") == FORMAT_VERSION
+
+
+def ensure_rendered(root: str | Path, preset: str | SyntheticPreset = "small", seed: int = 0,
+                    workers: int | None = None, progress: bool = True) -> Path:
+    """Render ``preset``/``seed`` into ``root`` unless it already holds exactly that render; returns ``root``.
+
+    A folder that holds another preset or seed, or files that are not a synthetic render, raises ValueError.
+    """
+    p = get_preset(preset)
+    root = Path(root).expanduser()
+    info = marker(root)
+    if info is not None:
+        if not _matches(info, p.name, seed):
+            raise ValueError(
+                f"{root / MARKER}: holds preset {info.get('preset')!r} seed {info.get('seed')} "
+                f"(format {info.get('format_version')}), asked for preset {p.name!r} seed {seed} "
+                f"(format {FORMAT_VERSION}); use another root or remove that folder"
+            )
+        return root
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise ValueError(f"{root}: not empty and has no {MARKER}; it is not a synthetic render (choose another root)")
+    log.info("rendering synthetic preset %s (seed %d) into %s (first use)", p.name, seed, root)
+    return render_dataset(root, p, seed, workers=workers, progress=progress)
