@@ -66,6 +66,7 @@ class AttributeSVMs:
     intercept: np.ndarray  # (A,)
     C: np.ndarray  # (A,) the chosen C per attribute (NaN: constant classifier)
     val_mA: np.ndarray  # (A,) val mean accuracy at the chosen C (NaN: not measurable)
+    val_mA_grid: np.ndarray | None = None  # (K, A) val mean accuracy of every C of the grid
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """SVM decision values (N, A)."""
@@ -215,7 +216,8 @@ def fit_attribute_svms(
 
     result = AttributeSVMs(mean=mean.astype(np.float32), scale=scale, coef=np.zeros((num_attributes, dim), np.float32),
                            intercept=np.zeros(num_attributes, np.float32), C=np.full(num_attributes, np.nan),
-                           val_mA=np.full(num_attributes, np.nan))
+                           val_mA=np.full(num_attributes, np.nan),
+                           val_mA_grid=np.full((len(config.C_grid), num_attributes), np.nan))
     pos = (Y_train.astype(bool) & mask_train).sum(0)
     cnt = mask_train.sum(0)
     trainable = np.flatnonzero((pos > 0) & (pos < cnt))
@@ -235,4 +237,5 @@ def fit_attribute_svms(
     result.intercept[trainable] = intercept[best, cols]
     result.C[trainable] = np.asarray(config.C_grid)[best]
     result.val_mA[trainable] = scores[best, cols]
+    result.val_mA_grid[:, trainable] = scores
     return result

@@ -57,4 +57,24 @@ def load_benchmark_dataset(name: str, data_root: str | Path | None, data_preset:
     root = None if data_root is None else Path(data_root).expanduser()
     if root is not None and not root.exists():
         raise FileNotFoundError(f"--data-root {root}: folder not found")
-    return spec.load(root, data_preset, seed)
+    return ensure_val_split(spec.load(root, data_preset, seed), seed)
+
+
+def ensure_val_split(data: AttributeSet, seed: int = 0, fraction: float = 1 / 9) -> AttributeSet:
+    """Carve a val split out of trainval where a release has none (RAP v1), so checkpoints are never chosen on test.
+
+    Whole tracklets (or identities) go to val when the set has them; otherwise images, seeded.
+    """
+    if "val" in data.splits or "trainval" not in data.splits:
+        return data
+    import numpy as np
+
+    trainval = data.splits["trainval"]
+    groups = next((data.meta[k][trainval] for k in ("tracklet", "identity") if k in data.meta), trainval)
+    uniq = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    val_groups = rng.permutation(uniq)[: max(1, int(round(fraction * len(uniq))))]
+    is_val = np.isin(groups, val_groups)
+    splits = dict(data.splits)
+    splits["train"], splits["val"] = trainval[~is_val], trainval[is_val]
+    return data.with_splits(splits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,9 @@ def evaluate_scores(
         def fn(yt, ys, m=None, _name=name):
             return getattr(attribute_metrics(yt, ys, mask=m, convention="li2016", score_type="prob"), _name)
 
-        res = bootstrap_ci(fn, *arrays, n=n_bootstrap, seed=seed)
+        with warnings.catch_warnings():  # undefined ratios in resamples: the main estimate already warned
+            warnings.simplefilter("ignore")
+            res = bootstrap_ci(fn, *arrays, n=n_bootstrap, seed=seed)
         ci[name] = [float(res.low), float(res.high)]
     out["ci95"] = ci
     out["n_bootstrap"] = n_bootstrap

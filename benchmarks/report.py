@@ -57,6 +57,10 @@ def build_report(run_dirs: Sequence[Path], out: Path | None = None) -> str:
             parts.append("")
         parts.append("Values in percent; ours: li2016 convention, ± half the bootstrap 95% interval over test images.")
         parts.append("")
+        for run in druns:
+            for name, reason in run["metrics"].get("skipped", {}).items():
+                parts.append(f"- not run: {reason}")
+        parts.append("")
         if per_attr and out is not None:
             schema_attrs = druns[0]["config"].get("dataset", {}).get("attributes")
             if schema_attrs is None:

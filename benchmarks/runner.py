@@ -80,9 +80,32 @@ def check_resume(out: Path, cfg: RunConfig) -> None:
         raise ValueError(f"--resume: {out} was made with another configuration: " + "; ".join(diffs))
 
 
+def split_runnable(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
+    """Methods that can run with ``cfg``, and the reason each other one is skipped.
+
+    A method that needs ImageNet weights (FC6/FC7-mm) without ``--weights`` is skipped when it came from
+    ``--method all`` and is an error when it was named.
+    """
+    explicit = cfg.methods != "all" and cfg.methods != ["all"]
+    names = resolve_methods(cfg.methods)
+    runnable, skipped = [], {}
+    for n in names:
+        cls = METHODS.get(n)
+        if cls.needs_weights and not cfg.weights:
+            reason = f"{n} ({cls.paper_name}) needs ImageNet weights from a local file: pass --weights FILE"
+            if explicit:
+                raise ValueError(reason)
+            skipped[n] = reason
+        else:
+            runnable.append(n)
+    return runnable, skipped
+
+
 def run_benchmark(cfg: RunConfig) -> Path:
     """Run every method of ``cfg`` and write the run folder; returns its path."""
-    cfg.methods = resolve_methods(cfg.methods)
+    cfg.methods, skipped = split_runnable(cfg)
+    for reason in skipped.values():
+        log.warning("skipped: %s", reason)
     spec = BENCHMARK_DATASETS.get(cfg.dataset)
     if spec.task != "attributes":
         raise ValueError(f"dataset {cfg.dataset!r} is a {spec.task} dataset; use --task {spec.task}")
@@ -94,13 +117,13 @@ def run_benchmark(cfg: RunConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     handler = add_file_log(out / "log.txt")
     try:
-        return _run(cfg, out)
+        return _run(cfg, out, skipped)
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
 
 
-def _run(cfg: RunConfig, out: Path) -> Path:
+def _run(cfg: RunConfig, out: Path, skipped: dict[str, str]) -> Path:
     t0 = time.perf_counter()
     data = load_benchmark_dataset(cfg.dataset, cfg.data_root, cfg.data_preset, cfg.seed)
     log.info(data.summary())
@@ -133,7 +156,7 @@ def _run(cfg: RunConfig, out: Path) -> Path:
             results[row_name] = res
             seconds[row_name] = elapsed
         write_predictions(ctx.work_dir / "predictions.csv", data, "test", output.test_scores)
-        _write_metrics(out, cfg, results)
+        _write_metrics(out, cfg, results, skipped)
     primary = cfg.methods[0]
     primary_row = METHODS.get(primary).paper_name
     write_predictions(out / "predictions.csv", data, "test", _load_scores(out / "methods" / primary)["test"])
@@ -151,6 +174,8 @@ def _run(cfg: RunConfig, out: Path) -> Path:
     log.info("results on %s test (primary: %s)\n%s", cfg.dataset, primary_row, table)
     if cfg.dataset == "synthetic":
         log.info(SYNTHETIC_NOTE)
+    for reason in skipped.values():
+        log.info("skipped: %s", reason)
     return out
 
 
@@ -198,8 +223,9 @@ def _load_scores(work_dir: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _write_metrics(out: Path, cfg: RunConfig, results: dict[str, dict]) -> None:
+def _write_metrics(out: Path, cfg: RunConfig, results: dict[str, dict], skipped: dict[str, str]) -> None:
     write_json(out / "metrics.json", {
+        "task": "attributes", "skipped": skipped,
         "dataset": cfg.dataset, "split": "test", "convention": "li2016",
         "note": SYNTHETIC_NOTE if cfg.dataset == "synthetic" else "",
         "units": "fractions in [0, 1]; ci95 = bootstrap 95% interval over test images",

@@ -3,11 +3,18 @@
 from hpnet.afnet import AFNet, HydraPlusNet
 from hpnet.backbone import BNInception
 from hpnet.config import ALL_PATHS, MDA_ABLATIONS, PRESETS, HPNetConfig, MNetConfig, ModelPreset
+from hpnet.engine import TrainConfig, TrainResult, fit, predict_scores
+from hpnet.losses import WeightedBCELoss, positive_ratio_from
 from hpnet.mda import MDA
 from hpnet.mnet import MNet
 from hpnet.registry import MODELS, create_model, list_models, load_pretrained, register_model
+from hpnet.train import TRAIN_PRESETS, StagewiseResult, TrainPreset, train_mnet, train_stagewise
+from hpnet.weights import load_imagenet_weights, map_pretrainedmodels_bninception
 
 __all__ = [
     "AFNet", "ALL_PATHS", "BNInception", "HPNetConfig", "HydraPlusNet", "MDA", "MDA_ABLATIONS", "MNet", "MNetConfig",
-    "MODELS", "ModelPreset", "PRESETS", "create_model", "list_models", "load_pretrained", "register_model",
+    "MODELS", "ModelPreset", "PRESETS", "StagewiseResult", "TRAIN_PRESETS", "TrainConfig", "TrainPreset", "TrainResult",
+    "WeightedBCELoss", "create_model", "fit", "list_models", "load_imagenet_weights", "load_pretrained",
+    "map_pretrainedmodels_bninception", "positive_ratio_from", "predict_scores", "register_model", "train_mnet",
+    "train_stagewise",
 ]

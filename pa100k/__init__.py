@@ -8,8 +8,24 @@ from pa100k.schemas import AttributeSchema, get_schema, list_schemas, register_s
 
 __version__ = "0.1.0"
 
+# Lazily resolved so that `import pa100k` stays light (no `datasets`, no torch).
+_LAZY = {
+    "from_hf": "pa100k.hf", "export_hf": "pa100k.hf", "push_hf": "pa100k.hf",
+    "load_reid": "pa100k.reid", "list_reid_datasets": "pa100k.reid", "ReIDSet": "pa100k.reid",
+    "tracklet_split": "pa100k.splits", "identity_split": "pa100k.splits",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'pa100k' has no attribute {name!r}")
+
+
 __all__ = [
     "AttributeSchema", "AttributeSet", "DATASETS", "ImageDecodeError", "Registry", "atomic_write",
     "data_home", "get_schema", "list_datasets", "list_schemas", "load", "open_image", "register_dataset",
-    "register_schema", "__version__",
+    "register_schema", "__version__", *_LAZY,
 ]

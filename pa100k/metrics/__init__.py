@@ -24,6 +24,7 @@ from pa100k.metrics.reid import (
     reid_metrics,
 )
 from pa100k.metrics.reference import reid_metrics_reference
+from pa100k.metrics.bootstrap import ConfidenceInterval, bootstrap_ci, paired_bootstrap, sample_mean
 from pa100k.metrics.conventions import (
     CONVENTIONS,
     ConventionConfig,
@@ -38,4 +39,5 @@ __all__ = [
     "instance_recall", "list_conventions", "mean_accuracy", "register_convention", "weighted_attribute_metrics",
     "DISTANCES", "PROTOCOLS", "ReIDMetrics", "ReIDProtocol", "list_distance_metrics", "list_protocols",
     "pairwise_distance", "reid_metrics", "reid_metrics_reference",
+    "ConfidenceInterval", "bootstrap_ci", "paired_bootstrap", "sample_mean",
 ]

@@ -265,33 +265,59 @@ class _Divider:
             )
 
 
-def _mean(values: np.ndarray, include: np.ndarray | None, weights: np.ndarray | None, div: _Divider,
-          zero_division: Any, what: str) -> np.ndarray:
-    """Average of per-sample ``values`` over included samples; (R,) when ``weights`` is (R, N)."""
-    if weights is None:
-        v = values if include is None else values[include]
-        if v.size == 0:
-            return div(np.float64(0.0), np.float64(0.0), zero_division, f"{what} over no samples")
-        return np.float64(np.mean(v))
-    inc = np.ones(values.shape[0]) if include is None else include.astype(np.float64)
-    vals = np.where(inc > 0, values, 0.0)
-    return div(weights @ vals, weights @ inc, zero_division, f"{what} over no samples")
+def _sample_ratios(t: _Tallies, cfg: ConventionConfig, div: _Divider) -> dict[str, Any]:
+    """Per-sample accuracy, precision, recall (and F1 for ``f1="per_sample"``) and the included samples."""
+    include = t.n_true > 0 if cfg.exclude_empty_true else None
+    szd = cfg.sample_zero_division
+    inter = t.inter.astype(np.float64)
+    n_true = t.n_true.astype(np.float64)
+    n_pred = t.n_pred.astype(np.float64)
+    union = n_true + n_pred - inter
+    if include is not None:  # excluded samples get 0/1 ratios (never undefined, never averaged)
+        n_true, n_pred, union = (np.where(include, x, 1.0) for x in (n_true, n_pred, union))
+        inter = np.where(include, inter, 0.0)
+    r: dict[str, Any] = {"include": include}
+    r["accuracy"] = div(inter, union, szd, "accuracy of a sample with |Y ∪ Ŷ| = 0")
+    r["precision"] = div(inter, n_pred, szd, "precision of a sample with |Ŷ| = 0")
+    r["recall"] = div(inter, n_true, szd, "recall of a sample with |Y| = 0")
+    if cfg.f1 == "per_sample":
+        p, q = r["precision"], r["recall"]
+        r["f1"] = div(2 * p * q, p + q, szd, "F1 of a sample with precision + recall = 0")
+    return r
 
 
 def _compute(t: _Tallies, cfg: ConventionConfig, weights: np.ndarray | None, div: _Divider) -> dict:
     """All metrics from tallies; with ``weights`` (R, N) each value gains a leading replicate axis."""
-    lzd, szd = cfg.label_zero_division, cfg.sample_zero_division
+    lzd = cfg.label_zero_division
+    ratios = _sample_ratios(t, cfg, div)
+    include = ratios["include"]
+    averaged = [k for k in ("accuracy", "precision", "recall", "f1") if k in ratios]
+    num_a = t.y.shape[1]
     if weights is None:
         tp, pos, pred, known = (x.astype(np.float64) for x in (t.tp, t.pos, t.pred, t.known))
+        num = {}
+        for k in averaged:
+            v = ratios[k] if include is None else ratios[k][include]
+            num[k] = np.float64(v.sum()) if v.size else np.float64(0.0)
+        count = np.float64(t.y.shape[0] if include is None else include.sum())
+        means = {k: (np.float64(np.mean(ratios[k] if include is None else ratios[k][include])) if count else
+                     div(num[k], count, lzd, f"instance {k} over no samples")) for k in averaged}
     else:
-        f = np.float64
-        tp = weights @ (t.y & t.b).astype(f)
-        pos = weights @ t.y.astype(f)
-        pred = weights @ t.b.astype(f)
-        known = (weights.sum(axis=1, keepdims=True) * np.ones((1, t.y.shape[1]))) if t.m is None else (
-            weights @ t.m.astype(f)
-        )
-    fn = pos - tp
+        # one matrix product gives every weighted count: label indicators and per-sample ratios
+        inc = np.ones(t.y.shape[0]) if include is None else include.astype(np.float64)
+        cols = [t.y, t.b, t.y & t.b] + ([t.m] if t.m is not None else [])
+        design = np.empty((t.y.shape[0], len(cols) * num_a + len(averaged) + 1))
+        for c, x in enumerate(cols):
+            design[:, c * num_a : (c + 1) * num_a] = x
+        base = len(cols) * num_a
+        for c, k in enumerate(averaged):
+            design[:, base + c] = np.where(inc > 0, ratios[k], 0.0)
+        design[:, -1] = inc
+        sums = weights @ design
+        pos, pred, tp = (sums[:, c * num_a : (c + 1) * num_a] for c in range(3))
+        known = sums[:, 3 * num_a : 4 * num_a] if t.m is not None else weights.sum(axis=1, keepdims=True) + 0 * pos
+        means = {k: div(sums[:, base + c], sums[:, -1], lzd, f"instance {k} over no samples")
+                 for c, k in enumerate(averaged)}
     fp = pred - tp
     neg = known - pos
     tn = neg - fp
@@ -306,26 +332,8 @@ def _compute(t: _Tallies, cfg: ConventionConfig, weights: np.ndarray | None, div
     )
     out["mA"] = np.mean(out["mA_j"], axis=-1)
     out["support_pos"], out["support_neg"] = pos, neg
-
-    # instance-based metrics, from per-sample set sizes
-    include = t.n_true > 0 if cfg.exclude_empty_true else None
-    inter = t.inter.astype(np.float64)
-    n_true = t.n_true.astype(np.float64)
-    n_pred = t.n_pred.astype(np.float64)
-    union = n_true + n_pred - inter
-    if include is not None:  # excluded samples get 0/1 ratios (never undefined, never averaged)
-        n_true, n_pred, union = (np.where(include, x, 1.0) for x in (n_true, n_pred, union))
-        inter = np.where(include, inter, 0.0)
-    acc_i = div(inter, union, szd, "accuracy of a sample with |Y ∪ Ŷ| = 0")
-    prec_i = div(inter, n_pred, szd, "precision of a sample with |Ŷ| = 0")
-    rec_i = div(inter, n_true, szd, "recall of a sample with |Y| = 0")
-    out["accuracy"] = _mean(acc_i, include, weights, div, lzd, "instance accuracy")
-    out["precision"] = _mean(prec_i, include, weights, div, lzd, "instance precision")
-    out["recall"] = _mean(rec_i, include, weights, div, lzd, "instance recall")
-    if cfg.f1 == "per_sample":
-        f1_i = div(2 * prec_i * rec_i, prec_i + rec_i, szd, "F1 of a sample with precision + recall = 0")
-        out["f1"] = _mean(f1_i, include, weights, div, lzd, "instance F1")
-    else:
+    out.update(means)
+    if cfg.f1 == "from_means":
         p, r = out["precision"], out["recall"]
         out["f1"] = div(2 * p * r, p + r, lzd, "F1 of averaged precision + recall = 0")
     out["num_instance_samples"] = int(t.y.shape[0] if include is None else include.sum())

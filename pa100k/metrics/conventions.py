@@ -207,7 +207,7 @@ DEEPMAR = register_convention(
 OPENPAR = register_convention(
     ConventionConfig(
         name="openpar",
-        threshold=0.45,
+        threshold=0.5,
         inclusive=False,
         eps=1e-20,
         sample_zero_division=0.0,

@@ -34,7 +34,9 @@ from pa100k.fileio import atomic_path, atomic_write
 from pa100k.synthetic import priors
 from pa100k.synthetic.person import BACK, FRONT, SIDE, Pose, draw_person, sample_style
 from pa100k.synthetic.presets import SyntheticPreset, get_preset
-from pa100k.synthetic.scene import Degradation, camera_background, degrade, draw_occluder, sample_degradation
+from pa100k.synthetic.scene import (
+    Degradation, camera_background, degrade, draw_occluder, light_table, noise_field, sample_degradation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +255,8 @@ def render_tracklet(job: _TrackletJob, seed: int, preset: SyntheticPreset, backg
     phase = rng.random()
     dphase = rng.uniform(0.12, 0.3)
     frame_rng = np.random.default_rng([seed, _FRAME, job.tracklet])
+    noise = noise_field(deg, (out_w, out_h), frame_rng)
+    lut = light_table(deg)
     frames = []
     for k, labels in enumerate(job.labels):
         o = int(np.argmax(labels[list(priors.ORIENTATION)]))
@@ -268,7 +272,7 @@ def render_tracklet(job: _TrackletJob, seed: int, preset: SyntheticPreset, backg
         draw_person(canvas, labels, style, pose)
         draw_occluder(canvas, deg, shift=0.5 * k * (1 if deg.occluder_side > 0 else -1))
         img = canvas.resize((out_w, out_h), Image.BILINEAR)
-        frames.append(degrade(img, deg, frame_rng))
+        frames.append(degrade(img, deg, frame_rng, noise=noise, lut=lut))
     return frames
 
 

@@ -194,14 +194,38 @@ def draw_occluder(img: Image.Image, deg: Degradation, shift: float = 0.0) -> Non
         d.rectangle([cx - ow * 0.8, h * 0.62, cx + ow * 0.8, h], fill=tuple(max(0, v - 60) for v in c))
 
 
-def degrade(img: Image.Image, deg: Degradation, rng: np.random.Generator) -> Image.Image:
-    """Apply illumination, colour cast, gamma, noise and blur to a final-size frame (JPEG comes at saving)."""
-    x = np.arange(256, dtype=np.float64) / 255.0
-    lut = [int(v) for c in range(3) for v in np.clip(255.0 * np.power(x * deg.gain * deg.tint[c], deg.gamma) + 0.5, 0, 255)]
-    out = img.point(lut)
+def noise_field(deg: Degradation, size: tuple[int, int], rng: np.random.Generator, margin: int = 8) -> np.ndarray | None:
+    """One tracklet's sensor noise, ``margin`` pixels larger than ``size`` (each frame crops it at its own offset)."""
+    if deg.noise <= 0:
+        return None
+    w, h = size
+    return np.round(rng.standard_normal((h + margin, w + margin, 3), dtype=np.float32) * deg.noise).astype(np.int16)
+
+
+def light_table(deg: Degradation) -> list[int]:
+    """The 768-entry lookup table (R, G, B) of a degradation's light level, colour cast and gamma."""
+    x = np.arange(256, dtype=np.float64)[None, :] / 255.0
+    gain = deg.gain * np.asarray(deg.tint, dtype=np.float64)[:, None]
+    return np.clip(255.0 * np.power(x * gain, deg.gamma) + 0.5, 0, 255).astype(np.uint8).ravel().tolist()
+
+
+def degrade(img: Image.Image, deg: Degradation, rng: np.random.Generator, noise: np.ndarray | None = None,
+            lut: list[int] | None = None) -> Image.Image:
+    """Apply illumination, colour cast, gamma, noise and blur to a final-size frame (JPEG comes at saving).
+
+    ``noise`` is the tracklet's :func:`noise_field` (drawn here when omitted); ``lut`` the cached
+    light/colour/gamma table of ``deg``.
+    """
+    out = img.point(lut if lut is not None else light_table(deg))
     if deg.noise > 0:
-        arr = np.asarray(out, dtype=np.float32) + rng.standard_normal((img.height, img.width, 3), dtype=np.float32) * deg.noise
-        out = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
+        if noise is None:
+            noise = noise_field(deg, img.size, rng)
+        mh, mw = noise.shape[0] - img.height, noise.shape[1] - img.width
+        if mh < 0 or mw < 0:
+            raise ValueError(f"noise field {noise.shape[1]}x{noise.shape[0]} is smaller than the image {img.size}")
+        dy, dx = int(rng.integers(0, mh + 1)), int(rng.integers(0, mw + 1))
+        arr = np.asarray(out, dtype=np.int16) + noise[dy:dy + img.height, dx:dx + img.width]
+        out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     if deg.blur > 0:
-        out = out.filter(ImageFilter.GaussianBlur(deg.blur))
+        out = out.filter(ImageFilter.BoxBlur(deg.blur))
     return out

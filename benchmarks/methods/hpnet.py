@@ -1,0 +1,80 @@
+"""M-net and HP-net (the paper's own rows of Table 2), trained stage-wise by ``hpnet.train``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
+from pa100k.attribute_set import AttributeSet
+
+# --set keys passed to hpnet.train.train_stagewise as they are.
+TRAIN_KEYS = ("mnet_epochs", "mda_epochs", "fusion_epochs", "end_to_end_epochs", "end_to_end", "num_workers")
+
+
+def _train_kwargs(ctx: RunContext) -> dict[str, Any]:
+    """``--set`` overrides → train_stagewise arguments; ``model.X=...`` sets a model config field."""
+    kwargs: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    for key, value in ctx.overrides.items():
+        if key in TRAIN_KEYS:
+            kwargs[key] = value
+        elif key.startswith("model."):
+            model[key[len("model."):]] = value
+        elif key == "attention_config":
+            from hpnet.config import MDA_ABLATIONS
+
+            model["paths"] = MDA_ABLATIONS.get(str(value))
+        else:
+            valid = ", ".join([*TRAIN_KEYS, "attention_config", "model.<field>"])
+            raise ValueError(f"--set {key}: not a setting of M-net/HP-net; valid: {valid}")
+    if model:
+        kwargs["model_overrides"] = model
+    return kwargs
+
+
+class _StagewiseMethod(Method):
+    mnet_only: ClassVar[bool]
+
+    def config(self, ctx: RunContext) -> dict[str, Any]:
+        from hpnet.train import TRAIN_PRESETS
+
+        tp = TRAIN_PRESETS.get(ctx.preset)
+        stages = {"mnet": tp.mnet} if self.mnet_only else {"mnet": tp.mnet, "mda": tp.mda, "fusion": tp.fusion}
+        return {"train_preset": tp.name, "model_preset": tp.model_preset, "description": tp.description,
+                "stages": {k: asdict(v) for k, v in stages.items()}, "overrides": dict(ctx.overrides)}
+
+    def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
+        from hpnet.train import train_stagewise
+
+        result = train_stagewise(data, preset=ctx.preset, out_dir=ctx.work_dir, seed=ctx.seed, device=ctx.device,
+                                 resume=ctx.resume, mnet_only=self.mnet_only, progress=ctx.progress,
+                                 **_train_kwargs(ctx))
+        main = "mnet" if self.mnet_only else "hpnet"
+        history = [{"stage": stage, **rec} for stage, recs in result.history.items() for rec in recs]
+        companions = {} if self.mnet_only else {"M-net": result.predict("mnet", "test")}
+        return MethodOutput(
+            test_scores=result.predict(main, "test"), val_scores=result.predict(main, "val"), history=history,
+            checkpoint=result.hpnet_dir if main == "hpnet" else result.mnet_dir, companions=companions,
+            timings={f"stage_{k}_seconds": v for k, v in result.stage_seconds.items()}, info=result.to_dict(),
+        )
+
+
+@register_method
+class HPNetMethod(_StagewiseMethod):
+    """HydraPlus-Net: M-net, then the three MDA modules, then the fusion FC (§3.2); reports its M-net too."""
+
+    name = "hpnet"
+    paper_name = "HP-net"
+    description = "HydraPlus-Net, stage-wise (M-net → MDA modules → fusion)"
+    mnet_only = False
+
+
+@register_method
+class MNetMethod(_StagewiseMethod):
+    """M-net alone: BN-Inception + pooling + classifier, the paper's ablation baseline."""
+
+    name = "mnet"
+    paper_name = "M-net"
+    description = "M-net (BN-Inception main net only)"
+    mnet_only = True
