@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from baselines.alexnet import LAYOUTS, AlexNetSpec, AlexNetTrunk, load_trunk
+from baselines.alexnet import AlexNetSpec, AlexNetTrunk, check_input_size, load_trunk
 from baselines.common import BaselineResult
 from baselines.training import TrainingRecipe, train_and_score
 from pa100k.attribute_set import AttributeSet
@@ -94,6 +94,12 @@ class ACNConfig(TrainingRecipe):
     fc_dim: int | None = None  # None: 4096 x width
     pool_grid: tuple[int, int] = (6, 6)
     dropout: float = 0.5
+    input_size: tuple[int, int] | None = None  # None: the weights' own 224 / 227 square (224 x 224 without)
+
+    def __post_init__(self) -> None:
+        check_input_size(self.input_size, "ACNConfig")
+        if not self.width > 0:
+            raise ValueError(f"ACNConfig.width must be > 0, found {self.width}")
 
     def spec(self) -> AlexNetSpec:
         """The trunk of a from-scratch ACN."""
@@ -111,7 +117,7 @@ ACN_PRESETS.add("cpu", ACNConfig(
     optimizer="adamw", weight_decay=1e-4, scheduler="cosine", warmup_epochs=0.5, cache_images=True,
 ))
 ACN_PRESETS.add("paper", ACNConfig(
-    width=1.0, input_size=(224, 224), pool_grid=(6, 6), epochs=30, batch_size=64, lr=1e-3, optimizer="sgd",
+    width=1.0, input_size=None, pool_grid=(6, 6), epochs=30, batch_size=64, lr=1e-3, optimizer="sgd",
     momentum=0.9, weight_decay=5e-4, scheduler="cosine", warmup_epochs=1.0, num_workers=8,
 ))
 
@@ -130,14 +136,13 @@ def run_acn(data: AttributeSet, config: ACNConfig = ACNConfig(), *, weights: str
     """Train ACN on ``data``'s train split (best val-mA epoch kept) and score val and test."""
     torch.manual_seed(seed)  # the heads' and a from-scratch trunk's initialisation
     model = build_acn(data.schema.num_attributes, config, weights)
-    layout = model.trunk.layout
-    if weights is None:  # a from-scratch trunk takes the usual ImageNet-normalised RGB input
-        layout = LAYOUTS.get("alexnet")
+    layout = model.trunk.layout  # input convention of the weights (AlexNet layout from scratch)
     result = train_and_score(model, data, PerAttributeSoftmaxLoss(), config, mean=layout.mean, std=layout.std,
-                             seed=seed, device=device, work_dir=work_dir, resume=resume, progress=progress, desc="ACN")
+                             input_size=config.input_size or layout.input_size, seed=seed, device=device,
+                             work_dir=work_dir, resume=resume, progress=progress, desc="ACN")
     result.info.update(config=asdict(config), trunk=asdict(model.trunk.spec),
                        weights=str(weights) if weights is not None else None)
     return result
 
 
-__all__ = ["ACN", "ACNConfig", "ACN_PRESETS", "PerAttributeSoftmaxLoss", "build_acn", "run_acn"]
+__all__ = ["ACN", "ACN_PRESETS", "ACNConfig", "PerAttributeSoftmaxLoss", "build_acn", "run_acn"]

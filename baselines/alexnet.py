@@ -33,6 +33,14 @@ from pa100k.registry import Registry
 logger = logging.getLogger(__name__)
 
 LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
+MIN_INPUT_SIDE = 63  # conv1 (stride 4) and three 3x3/2 max-poolings leave at least one cell from 63 px
+
+
+def check_input_size(size: tuple[int, int] | None, where: str) -> None:
+    """Raise a ValueError when an AlexNet-style trunk cannot take ``size`` (H, W): each side needs 63 px."""
+    if size is not None and (len(size) != 2 or min(size) < MIN_INPUT_SIDE):
+        raise ValueError(f"{where}: an AlexNet/CaffeNet trunk needs input_size (H, W) with both sides >= "
+                         f"{MIN_INPUT_SIDE}, found {size!r}")
 
 
 @dataclass(frozen=True)
@@ -94,11 +102,11 @@ class AlexNetSpec:
 
     @classmethod
     def scaled(cls, width: float, *, layout: str = "alexnet", fc: int | None = None,
-               pool_grid: tuple[int, int] = (6, 6), dropout: float = 0.5) -> "AlexNetSpec":
+               pool_grid: tuple[int, int] = (6, 6), dropout: float = 0.5) -> AlexNetSpec:
         """The layout's widths times ``width`` (at least one group's worth each); fc6/fc7 ``fc`` (default 4096·width)."""
         base = LAYOUTS.get(layout)
-        channels = tuple(max(g, int(round(c * width / g)) * g) for c, g in zip(base.channels, base.groups))
-        fc_dim = fc if fc is not None else max(8, int(round(4096 * width)))
+        channels = tuple(max(g, round(c * width / g) * g) for c, g in zip(base.channels, base.groups))
+        fc_dim = fc if fc is not None else max(8, round(4096 * width))
         return cls(layout, channels, base.groups, (fc_dim, fc_dim), tuple(pool_grid), dropout)
 
 
@@ -158,7 +166,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"or a CaffeNet state dict with conv1..fc7 keys, as .pth or .safetensors)"
         )
     state = read_weights_file(path)
-    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def _detect_layout(state: dict[str, torch.Tensor], source: str) -> Layout:
@@ -250,5 +258,13 @@ def trunk_state_dict(trunk: AlexNetTrunk) -> dict[str, torch.Tensor]:
     return out
 
 
-__all__ = ["AlexNetSpec", "AlexNetTrunk", "LAYOUTS", "Layout", "load_trunk", "read_state_dict",
-           "spec_from_state_dict", "trunk_state_dict"]
+__all__ = [
+    "LAYOUTS",
+    "AlexNetSpec",
+    "AlexNetTrunk",
+    "Layout",
+    "load_trunk",
+    "read_state_dict",
+    "spec_from_state_dict",
+    "trunk_state_dict",
+]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 

@@ -47,7 +47,7 @@ for _b in (
     Backbone("resnet50", "fc", "ResNet-50, as the maintained re-implementations (the paper preset)"),
     Backbone("resnet34", "fc", "ResNet-34"),
     Backbone("resnet18", "fc", "ResNet-18 (the cpu and tiny presets)"),
-    Backbone("alexnet", "classifier.6", "torchvision AlexNet, the original DeepMAR's network family"),
+    Backbone("alexnet", "classifier.6", "torchvision AlexNet, the original DeepMAR's network family (inputs >= 63 px a side)"),
 ):
     DEEPMAR_BACKBONES.add(_b.name, _b)
 
@@ -113,6 +113,10 @@ class DeepMarConfig(TrainingRecipe):
 
     def __post_init__(self) -> None:
         DEEPMAR_BACKBONES.get(self.backbone)
+        if self.backbone == "alexnet":
+            from baselines.alexnet import check_input_size
+
+            check_input_size(self.input_size, "DeepMarConfig (backbone alexnet)")
 
 
 DEEPMAR_PRESETS: Registry[DeepMarConfig] = Registry("DeepMar preset")

@@ -25,8 +25,8 @@ import dataclasses
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import fft
@@ -86,7 +86,7 @@ class ELFConfig:
 def gabor_kernel(gamma: float, theta: float, wavelength: float, sigma2: float) -> np.ndarray:
     """Real Gabor kernel ``exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / lambda)``, zero-mean, unit L1."""
     sigma = math.sqrt(sigma2)
-    half = int(math.ceil(3 * sigma / min(gamma, 1.0)))
+    half = math.ceil(3 * sigma / min(gamma, 1.0))
     y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
     xr = x * math.cos(theta) + y * math.sin(theta)
     yr = -x * math.sin(theta) + y * math.cos(theta)
@@ -96,7 +96,7 @@ def gabor_kernel(gamma: float, theta: float, wavelength: float, sigma2: float) -
 
 def schmid_kernel(sigma: float, tau: float) -> np.ndarray:
     """Schmid's rotation-invariant kernel ``cos(2 pi tau r / sigma) exp(-r^2 / (2 sigma^2))``, zero-mean, unit L1."""
-    half = int(math.ceil(3 * sigma))
+    half = math.ceil(3 * sigma)
     y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
     r = np.hypot(x, y)
     kernel = np.cos(2 * math.pi * tau * r / sigma) * np.exp(-(r**2) / (2 * sigma**2))
@@ -180,7 +180,7 @@ class ELFExtractor:
     def histograms(self, channels: np.ndarray) -> np.ndarray:
         """(B, C, H, W) values in [0, 1] -> (B, stripes * C * bins) stripe histograms, each summing to 1."""
         c = self.config
-        b, nc, h, w = channels.shape
+        b, nc = channels.shape[:2]
         bins = np.minimum((channels * c.bins).astype(np.int64), c.bins - 1)  # value 1.0 goes to the last bin
         stripe = np.broadcast_to(self.row_stripe[None, None, :, None], bins.shape)
         image = np.arange(b)[:, None, None, None]
@@ -250,15 +250,11 @@ def extract_elf(
         return np.zeros((0, config.dim), dtype=np.float32)
     n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     n_jobs = max(1, min(n_jobs, len(chunks)))
-    jobs = (
-        delayed(_extract_chunk)(config, [data.images[i] for i in c], [f"{data.dataset}:{data.names[i]}" for i in c],
-                                batch_size)
-        for c in chunks
-    )
+    args = [(config, [data.images[i] for i in c], [f"{data.dataset}:{data.names[i]}" for i in c], batch_size)
+            for c in chunks]
     logger.info("ELF: %d images in %d chunks on %d worker(s)", len(indices), len(chunks), n_jobs)
     if n_jobs == 1:
-        results = [job[0](*job[1], **job[2]) for job in tqdm(jobs, total=len(chunks), desc="ELF", disable=not progress)]
+        results = (_extract_chunk(*a) for a in args)
     else:
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        results = list(tqdm(parallel(jobs), total=len(chunks), desc="ELF", disable=not progress))
-    return np.concatenate(results)
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_extract_chunk)(*a) for a in args)
+    return np.concatenate(list(tqdm(results, total=len(chunks), desc="ELF", disable=not progress)))

@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
 import numpy as np
 
 from baselines.cache import cached_features, dataset_fingerprint

@@ -336,7 +336,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m leaderboard", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m leaderboard",
+        description="Leaderboard: set up benchmarks and users, score and submit files, export and serve the board.",
+    )
     parser.add_argument("--root", type=Path, help=f"data folder (default ${ENV_HOME} or ./leaderboard/data)")
     parser.add_argument("--db", help="database URL (default sqlite:///<root>/leaderboard.sqlite3)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

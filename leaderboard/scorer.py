@@ -9,7 +9,6 @@ is scored on its own rows. Results are JSON-able dicts of fractions in [0, 1].
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -18,13 +17,10 @@ import pa100k
 from leaderboard.benchmark import AttributeLabels, Benchmark, ReIDLabels
 from leaderboard.submission import AttributePredictions, Predictions, ReIDFeatures, ReIDRanking
 
-log = logging.getLogger(__name__)
-
 SCORER_VERSION = "1"
 PRIMARY_CONVENTION = "li2016"
 ATTRIBUTE_METRICS = ("mA", "accuracy", "precision", "recall", "f1")
 REID_RANKS = (1, 5, 10, 20)
-REID_METRICS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")
 PARTS = ("public", "private")
 
 
@@ -33,17 +29,30 @@ def scorer_id() -> str:
     return f"leaderboard-scorer/{SCORER_VERSION} pa100k/{pa100k.__version__}"
 
 
+def primary_convention():
+    """``li2016`` with its undefined ratios set to 0 explicitly.
+
+    ``li2016`` already counts an undefined ratio (an empty set) as 0 and warns; giving the value explicitly
+    yields the same numbers without the warning, which matters because scoring runs in server threads and
+    Python's warning filters cannot be changed safely from several threads.
+    """
+    from pa100k.metrics import get_convention
+
+    return get_convention(PRIMARY_CONVENTION).using(name=PRIMARY_CONVENTION, sample_zero_division=0.0,
+                                                    label_zero_division=0.0)
+
+
 def other_conventions() -> list[str]:
     """Conventions of ``pa100k.metrics`` other than the primary one, shown alongside it."""
-    from pa100k import metrics
+    from pa100k.metrics import list_conventions
 
-    return [c for c in metrics.CONVENTIONS.names() if c != PRIMARY_CONVENTION]
+    return [c for c in list_conventions() if c != PRIMARY_CONVENTION]
 
 
 def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, rows: np.ndarray, *,
                      bootstrap: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Metrics of ``predictions`` on benchmark rows ``rows`` (li2016 with 95% intervals, other conventions)."""
-    from pa100k.metrics import attribute_metrics
+    from pa100k import metrics
 
     hidden = benchmark.hidden
     if not isinstance(hidden, AttributeLabels):
@@ -51,27 +60,27 @@ def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, ro
     y_true = hidden.labels[rows]
     y_score = predictions.scores[rows]
     mask = hidden.mask[rows]
-    kw = dict(score_type=predictions.score_type, schema=benchmark.info.schema)
-    main = attribute_metrics(y_true, y_score, mask=mask, convention=PRIMARY_CONVENTION, **kw)
+    score_type = predictions.score_type
+    primary = primary_convention()
+    main = metrics.attribute_metrics(y_true, y_score, mask=mask, convention=primary, score_type=score_type,
+                                     schema=benchmark.info.schema)
     n_boot = benchmark.info.bootstrap if bootstrap is None else bootstrap
-    ci: dict[str, dict[str, float]] = {}
+    ci: dict[str, dict[str, float | None]] = {}
     if n_boot > 0:
-        from pa100k.metrics import bootstrap_ci
-
-        for key in ATTRIBUTE_METRICS:
-            def metric(t, s, m, _key=key):
-                return getattr(attribute_metrics(t, s, mask=m, convention=PRIMARY_CONVENTION, **kw), _key)
-
-            res = bootstrap_ci(metric, y_true, y_score, mask, n=n_boot, seed=seed)
-            ci[key] = {"low": float(res.low), "high": float(res.high)}
+        for key, fn in zip(ATTRIBUTE_METRICS, (metrics.mean_accuracy, metrics.instance_accuracy,
+                                               metrics.instance_precision, metrics.instance_recall,
+                                               metrics.instance_f1)):
+            res = metrics.bootstrap_ci(fn.using(convention=primary, score_type=score_type), y_true, y_score,
+                                       mask=mask, n=n_boot, seed=seed)
+            ci[key] = {"low": _num(res.low), "high": _num(res.high)}
     others = {}
     for conv in other_conventions():
-        m = attribute_metrics(y_true, y_score, mask=mask, convention=conv, **kw)
+        m = metrics.attribute_metrics(y_true, y_score, mask=mask, convention=conv, score_type=score_type)
         others[conv] = {k: _num(getattr(m, k)) for k in ATTRIBUTE_METRICS}
     return {
         "n": int(len(rows)),
         "convention": PRIMARY_CONVENTION,
-        "score_type": predictions.score_type,
+        "score_type": score_type,
         "metrics": {k: _num(getattr(main, k)) for k in ATTRIBUTE_METRICS},
         "ci": ci,
         "bootstrap": int(n_boot),
@@ -87,9 +96,13 @@ def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, ro
 
 
 def _ranking_distmat(ranking: np.ndarray, num_gallery: int) -> np.ndarray:
-    """Distances that reproduce a top-K ranking: position k for ranked images, K + gallery order for the rest."""
+    """Distances that reproduce a top-K ranking: position k for ranked images, K for the rest.
+
+    ``reid_metrics`` orders equal distances by gallery index, so unranked images follow the ranked ones in
+    gallery order.
+    """
     q, k = ranking.shape
-    dist = np.tile(k + np.arange(num_gallery, dtype=np.float64) / max(num_gallery, 1), (q, 1))
+    dist = np.full((q, num_gallery), float(k))
     dist[np.arange(q)[:, None], ranking] = np.arange(k, dtype=np.float64)[None, :]
     return dist
 
@@ -97,7 +110,7 @@ def _ranking_distmat(ranking: np.ndarray, num_gallery: int) -> np.ndarray:
 def score_reid(benchmark: Benchmark, predictions: ReIDFeatures | ReIDRanking, rows: np.ndarray, *,
                bootstrap: int | None = None, seed: int = 0) -> dict[str, Any]:
     """CMC ranks, mAP and mINP of the queries ``rows`` under the benchmark's protocol, with 95% intervals."""
-    from pa100k.metrics import reid_metrics
+    from pa100k import metrics
 
     hidden = benchmark.hidden
     if not isinstance(hidden, ReIDLabels):
@@ -108,29 +121,23 @@ def score_reid(benchmark: Benchmark, predictions: ReIDFeatures | ReIDRanking, ro
         source = "features (cosine distance)"
     else:
         query, gallery = _ranking_distmat(predictions.ranking[rows], len(info.gallery_names)), None
-        source = f"ranking (top {info.ranking_depth})"
-    q_pids, q_cams = hidden.query_pids[rows], hidden.query_camids[rows]
-
-    def run(qf: np.ndarray, qp: np.ndarray, qc: np.ndarray):
-        return reid_metrics(qf, gallery, qp, hidden.gallery_pids, qc, hidden.gallery_camids, metric="cosine",
-                            max_rank=max(REID_RANKS), protocol=info.protocol, seed=seed)
-
-    res = run(query, q_pids, q_cams)
-    metrics = {f"rank{r}": _num(res.cmc[r - 1]) if len(res.cmc) >= r else None for r in REID_RANKS}
-    metrics.update(mAP=_num(res.mAP), mINP=_num(res.mINP))
+        source = f"ranking (top {predictions.ranking.shape[1]})"
+    res = metrics.reid_metrics(query, gallery, hidden.query_pids[rows], hidden.gallery_pids, hidden.query_camids[rows],
+                               hidden.gallery_camids, metric="cosine", max_rank=max(REID_RANKS),
+                               protocol=info.protocol, seed=seed)
+    scores = {f"rank{r}": (_num(res.cmc[r - 1]) if len(res.cmc) >= r else None) for r in REID_RANKS}
+    scores.update(mAP=_num(res.mAP), mINP=_num(res.mINP))
     n_boot = info.bootstrap if bootstrap is None else bootstrap
-    ci: dict[str, dict[str, float]] = {}
+    ci: dict[str, dict[str, float | None]] = {}
     if n_boot > 0:
-        from pa100k.metrics import bootstrap_ci
-
-        for key, get in (("rank1", lambda m: m.cmc[0]), ("mAP", lambda m: m.mAP)):
-            c = bootstrap_ci(lambda qf, qp, qc, _get=get: _get(run(qf, qp, qc)), query, q_pids, q_cams, n=n_boot, seed=seed)
-            ci[key] = {"low": float(c.low), "high": float(c.high)}
+        for key, per_query in (("rank1", res.query_cmc[:, 0]), ("mAP", res.query_ap)):
+            c = metrics.bootstrap_ci(metrics.sample_mean, per_query, n=n_boot, seed=seed)
+            ci[key] = {"low": _num(c.low), "high": _num(c.high)}
     return {
         "n": int(len(rows)),
         "protocol": info.protocol,
         "source": source,
-        "metrics": metrics,
+        "metrics": scores,
         "ci": ci,
         "bootstrap": int(n_boot),
         "num_valid": int(res.num_valid),

@@ -24,7 +24,9 @@ from leaderboard.benchmark import (
 )
 from leaderboard.blobs import BlobStore, StagedFile
 from leaderboard.scorer import ATTRIBUTE_METRICS, score, scorer_id
-from leaderboard.store import AuthenticationError, QuotaExceeded, ScoreRecord, Store, SubmissionRecord, sqlite_url
+from leaderboard.store import (
+    AuthenticationError, QuotaExceeded, ScoreRecord, Store, SubmissionRecord, TokenOwner, sqlite_url,
+)
 from leaderboard.submission import ParsedSubmission, ValidationReport, safe_display_name, validate_bytes
 
 log = logging.getLogger(__name__)
@@ -210,13 +212,13 @@ class Leaderboard:
     def submit_file(self, path: str | Path, *, benchmark: str, token: str, method: str, paper_url: str = "",
                     description: str = "") -> SubmissionResult:
         """Submit a local file (the CLI): stage a copy, then :meth:`submit_staged`."""
-        owner = self.store.authenticate(token)
-        self._precheck_quota(owner)
+        self.check_quota(self.store.authenticate(token))
         staged = self.blobs.stage_file(path, self.benchmark(benchmark).info.max_bytes)
         return self.submit_staged(staged, benchmark=benchmark, token=token, method=method, paper_url=paper_url,
                                   description=description, file_name=Path(path).name)
 
-    def _precheck_quota(self, owner) -> None:
+    def check_quota(self, owner: TokenOwner) -> None:
+        """Refuse early (QuotaExceeded) when the token's quota for today is used; the insert checks again atomically."""
         day = utcnow().date().isoformat()
         used = self.store.quota_used(owner.token_id, day)
         if used >= owner.daily_quota:
@@ -231,7 +233,7 @@ class Leaderboard:
         try:
             owner = self.store.authenticate(token)
             method, paper_url, description = check_metadata(method, paper_url, description)
-            self._precheck_quota(owner)
+            self.check_quota(owner)
             bench = self.benchmark(benchmark)
             staged.finish()
             data = staged.path.read_bytes()

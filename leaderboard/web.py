@@ -65,7 +65,10 @@ class UploadForm:
 
 
 async def receive_upload(request: Request, lb: Leaderboard, max_file_bytes: int) -> UploadForm:
-    """Stream a multipart/form-data body into an :class:`UploadForm`, enforcing every cap while reading."""
+    """Stream a multipart/form-data body into an :class:`UploadForm`, enforcing every cap while reading.
+
+    A ``token`` field sent before the file (as the upload form does) is checked before the file is read.
+    """
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise UploadError(415, "expected a multipart/form-data body with a 'file' part")
@@ -101,6 +104,13 @@ async def receive_upload(request: Request, lb: Leaderboard, max_file_bytes: int)
         if name == FILE_FIELD:
             if form.staged is not None:
                 raise UploadError(400, "more than one file part")
+            if "token" in form.fields:
+                try:
+                    lb.check_quota(lb.store.authenticate(form.fields["token"]))
+                except AuthenticationError as exc:
+                    raise UploadError(401, str(exc)) from None
+                except QuotaExceeded as exc:
+                    raise UploadError(429, str(exc)) from None
             # the client's file name is kept for display only, never used as a path
             form.file_name = opts.get(b"filename", b"").decode("utf-8", "replace")[:1000]
             form.staged = lb.blobs.stage(max_file_bytes)
@@ -211,11 +221,13 @@ def create_app(leaderboard: Leaderboard | None = None, *, root: str | Path | Non
         if info is None:
             return 404, {"error": f"unknown benchmark {name!r}"}
         header_token = _bearer(request)
-        if header_token:
+        if header_token:  # refuse before reading the body
             try:
-                lb.store.authenticate(header_token)
+                lb.check_quota(lb.store.authenticate(header_token))
             except AuthenticationError as exc:
                 return 401, {"error": str(exc)}
+            except QuotaExceeded as exc:
+                return 429, {"error": str(exc), "used": exc.used, "limit": exc.limit}
         try:
             form = await receive_upload(request, lb, info.max_bytes)
         except UploadError as exc:

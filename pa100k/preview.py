@@ -8,8 +8,8 @@ of positive labels of every attribute in each split (grouped bars).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -119,7 +119,7 @@ def save_contact_sheet(attribute_set: AttributeSet, out: str | Path, **options) 
 
 
 def ratio_chart(attribute_set: AttributeSet, out: str | Path, splits: Sequence[str] = ("train", "val", "test"),
-                reference: dict[str, float] | None = None) -> Path:
+                reference: dict[str, float] | None = None, reference_label: str = "reference") -> Path:
     """Bar chart of each attribute's positive ratio in each of ``splits`` (optionally with reference ticks), as PNG."""
     import matplotlib
 
@@ -138,7 +138,7 @@ def ratio_chart(attribute_set: AttributeSet, out: str | Path, splits: Sequence[s
                label=f"{s} ({len(attribute_set.splits[s])})")
     if reference:
         ref = [reference.get(n, np.nan) for n in names]
-        ax.scatter(x, ref, marker="_", s=120, color="black", zorder=3, label="reference")
+        ax.scatter(x, ref, marker="_", s=120, color="black", zorder=3, label=reference_label)
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("positive ratio")

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 SPLIT_KEYS = ("train", "val", "test")
 RATIO_TOLERANCE_PP = 0.5  # image shares within this many percentage points of the ratios count as hit
+EXACT_ERROR_LADDER_PP = (RATIO_TOLERANCE_PP, 1.0, 2.0, 5.0, 10.0, 20.0)  # bounds it tries, tightest first
 EXACT_MAX_GROUPS = 5000  # the integer-program polish runs only on instances up to this many groups
-EXACT_NODE_LIMIT = 20000  # branch-and-bound nodes for it (a node limit, unlike a time limit, is deterministic)
+EXACT_NODE_LIMIT = 1000  # branch-and-bound nodes for it (a node limit, unlike a time limit, is deterministic)
 ANNOTATION_FILE = "annotation.mat"
 ANNOTATION_BACKUP = "annotation.orig.mat"
 
@@ -245,48 +246,46 @@ class _Stratifier:
                 return True
         return False
 
-    def solve_exact(self, node_limit: int = EXACT_NODE_LIMIT) -> bool | None:
-        """Reassign groups by an integer program: every split covers every label, image counts closest to target.
+    def solve_exact(self, max_error_pp: float | None = None, node_limit: int = EXACT_NODE_LIMIT) -> bool | None:
+        """Reassign groups by an integer program (HiGHS) so that every split covers every label.
 
-        Among the optimal assignments it prefers the one that moves fewest groups from the current one, so the
-        stratification found so far is kept where the constraints allow. Returns True when a solution was
-        applied, False when none exists (proven), None when the search stopped at ``node_limit`` without one.
+        With ``max_error_pp`` the image shares must also lie within that many percentage points of the ratios,
+        and among such assignments the one that moves fewest groups is taken (the stratification found so far
+        is kept where the constraints allow); without it, fewest moves under coverage alone. Returns True when
+        a solution was applied, False when none exists (proven), None when ``node_limit`` branch-and-bound
+        nodes found none.
         """
         from scipy.optimize import Bounds, LinearConstraint, milp
         from scipy.sparse import coo_matrix, csr_matrix, vstack
 
         n_groups, n_labels = self.has.shape
         n_splits = len(self.target)
-        n_x = n_groups * n_splits  # x[g * n_splits + s] = 1 if group g is in split s; then d[s] = |images - target|
+        n_x = n_groups * n_splits  # x[g * n_splits + s] = 1 if group g is in split s
         var = np.arange(n_x).reshape(n_groups, n_splits)
-        one_split = csr_matrix(
-            (np.ones(n_x), (np.repeat(np.arange(n_groups), n_splits), var.ravel())), shape=(n_groups, n_x + n_splits)
-        )
+        one_split = csr_matrix((np.ones(n_x), (np.repeat(np.arange(n_groups), n_splits), var.ravel())),
+                               shape=(n_groups, n_x))
         g_idx, l_idx = np.nonzero(self.has)
         rows = (l_idx[:, None] * n_splits + np.arange(n_splits)[None, :]).ravel()
-        cover = coo_matrix((np.ones(rows.size), (rows, var[g_idx].ravel())), shape=(n_labels * n_splits, n_x + n_splits))
-        split_of_var = np.tile(np.arange(n_splits), n_groups)
-        weights = np.repeat(self.sizes, n_splits).astype(float)
-        images = coo_matrix((weights, (split_of_var, var.ravel())), shape=(n_splits, n_x + n_splits)).tocsr()
-        dev = coo_matrix((np.ones(n_splits), (np.arange(n_splits), n_x + np.arange(n_splits))),
-                         shape=(n_splits, n_x + n_splits)).tocsr()
-        inf = np.inf
-        exact_target = self.fractions * self.sizes.sum()
-        constraints = LinearConstraint(
-            vstack([one_split, cover, images - dev, images + dev]).tocsr(),
-            np.r_[np.ones(n_groups), np.ones(n_labels * n_splits), np.full(n_splits, -inf), exact_target],
-            np.r_[np.ones(n_groups), np.full(n_labels * n_splits, inf), exact_target, np.full(n_splits, inf)],
-        )
-        cost = np.r_[np.zeros(n_x), np.ones(n_splits)]
+        cover = coo_matrix((np.ones(rows.size), (rows, var[g_idx].ravel())), shape=(n_labels * n_splits, n_x))
+        blocks = [one_split, cover]
+        lower = [np.ones(n_groups), np.ones(n_labels * n_splits)]
+        upper = [np.ones(n_groups), np.full(n_labels * n_splits, np.inf)]
+        if max_error_pp is not None:
+            total = float(self.sizes.sum())
+            blocks.append(coo_matrix((np.repeat(self.sizes, n_splits).astype(float),
+                                      (np.tile(np.arange(n_splits), n_groups), var.ravel())), shape=(n_splits, n_x)))
+            lower.append(np.ceil((self.fractions - max_error_pp / 100.0) * total - 1e-9))
+            upper.append(np.floor((self.fractions + max_error_pp / 100.0) * total + 1e-9))
+        cost = np.zeros(n_x)
         placed = self.assign >= 0
-        cost[var[np.flatnonzero(placed), self.assign[placed]]] = -1.0 / (n_groups + 1)  # staying put is a tie-break
+        cost[var[np.flatnonzero(placed), self.assign[placed]]] = -1.0  # fewest moves
         result = milp(
-            cost, constraints=constraints, integrality=np.r_[np.ones(n_x), np.zeros(n_splits)],
-            bounds=Bounds(0, np.r_[np.ones(n_x), np.full(n_splits, inf)]), options={"node_limit": node_limit},
+            cost, constraints=LinearConstraint(vstack(blocks).tocsr(), np.concatenate(lower), np.concatenate(upper)),
+            integrality=np.ones(n_x), bounds=Bounds(0, 1), options={"node_limit": node_limit},
         )
         if result.x is None:
             return False if result.status == 2 else None
-        for g, s in enumerate(np.argmax(result.x[:n_x].reshape(n_groups, n_splits), axis=1)):
+        for g, s in enumerate(np.argmax(result.x.reshape(n_groups, n_splits), axis=1)):
             self.place(g, int(s))
         return True
 
@@ -405,11 +404,11 @@ def grouped_split(
     state.repair(lambda l: _label_name(attribute_set, l), SPLIT_KEYS)
     state.balance()
     if state.share_error_pp() > RATIO_TOLERANCE_PP and n_groups <= EXACT_MAX_GROUPS:
-        # tight instance (few groups, many rare labels): the local steps got stuck, solve it exactly
-        before, before_error = state.assign.copy(), state.share_error_pp()
-        if state.solve_exact() and state.share_error_pp() > before_error:
-            for g, s in enumerate(before):
-                state.place(g, int(s))
+        # tight instance (few groups, many rare labels): the local steps got stuck, solve it exactly, asking
+        # for the tolerance first and for looser bounds only if that is impossible
+        for bound in EXACT_ERROR_LADDER_PP:
+            if bound >= state.share_error_pp() or state.solve_exact(max_error_pp=bound):
+                break
     share_error = state.share_error_pp()
     if share_error > RATIO_TOLERANCE_PP:
         log.warning(

@@ -207,7 +207,7 @@ def _separable(n=240, d=12, a=3, seed=0, noise=0.8):
 def test_svm_torch_solver_matches_liblinear():
     X, Y = _separable()
     Xv, Yv = _separable(seed=1)
-    kw = dict(C_grid=(0.05,), max_iter=500)
+    kw = {"C_grid": (0.05,), "max_iter": 500}
     ours = fit_attribute_svms(X, Y, Xv, Yv, config=SVMConfig(solver="torch", tol=1e-7, **kw))
     ref = fit_attribute_svms(X, Y, Xv, Yv, config=SVMConfig(solver="liblinear", n_jobs=1, **kw))
     d_ours, d_ref = ours.decision_function(Xv), ref.decision_function(Xv)
@@ -464,8 +464,9 @@ def test_elf_mm_learns_a_visible_colour_attribute(tiny_set, tmp_path):
 
 
 def test_learned_baselines_keep_the_epoch_with_the_best_val_mA(tiny_set, tmp_path):
-    from baselines.acn import ACN_PRESETS, run_acn
     from dataclasses import replace
+
+    from baselines.acn import ACN_PRESETS, run_acn
 
     config = replace(ACN_PRESETS.get("tiny"), epochs=3, lr=3e-3)
     result = run_acn(tiny_set, config, work_dir=tmp_path, device="cpu")

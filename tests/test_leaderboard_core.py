@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -355,74 +353,74 @@ def test_export_csv_and_markdown(board, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ crash consistency
+# The child is a forked process (modules already imported, so it starts in milliseconds) that is killed
+# with SIGKILL, by itself at a chosen point or by the parent at an arbitrary moment.
 
-CHILD = textwrap.dedent("""
-    import os, signal, sys
-    from leaderboard.service import Leaderboard
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _child(root: str, path: str, token: str, point: str, counter) -> None:
     from leaderboard.blobs import BlobStore
     from leaderboard.store import Store
 
-    root, path, token, point = sys.argv[1:5]
-
-    def die():
-        sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
     def after(owner, attr, static=False):
         original = getattr(owner, attr)
+
         def wrapped(*args, **kwargs):
-            out = original(*args, **kwargs)
-            die()
+            original(*args, **kwargs)
+            _die()
+
         setattr(owner, attr, staticmethod(wrapped) if static else wrapped)
 
-    def before(owner, attr):
-        def wrapped(*args, **kwargs):
-            die()
-        setattr(owner, attr, wrapped)
-
-    if point == "staged":
-        before(BlobStore, "commit")          # file staged and fsynced, not moved
-    elif point == "blob":
-        after(BlobStore, "commit")           # file at its address, no database row
-    elif point == "transaction":
-        after(Store, "_insert_score", static=True)   # rows inserted, COMMIT not reached
-    elif point == "committed":
-        after(Leaderboard, "submit_staged")  # everything committed
-    elif point == "loop":
-        pass
+    if point == "staged":  # file staged and fsynced, not moved to its address
+        BlobStore.commit = lambda self, staged: _die()
+    elif point == "blob":  # file at its address, no database row
+        after(BlobStore, "commit")
+    elif point == "transaction":  # rows inserted inside the transaction, COMMIT not reached
+        after(Store, "_insert_score", static=True)
+    elif point == "committed":  # the transaction committed
+        after(Leaderboard, "submit_staged")
     lb = Leaderboard(root)
-    k = 0
     while True:
-        lb.submit_file(path, benchmark="toy-test", token=token, method=f"m{k}")
-        print("committed", k, flush=True)
-        k += 1
-        if point != "loop":
-            break
-""")
+        lb.submit_file(path, benchmark="toy-test", token=token, method=f"m{counter.value}")
+        with counter.get_lock():
+            counter.value += 1
 
 
-def _child_env() -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
-    return env
+def _run_child(root: Path, path: Path, token: str, point: str, kill_after: int | None = None) -> int:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    proc = ctx.Process(target=_child, args=(str(root), str(path), token, point, counter))
+    proc.start()
+    if kill_after is not None:
+        deadline = time.time() + 60
+        while counter.value < kill_after and proc.is_alive() and time.time() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.03)  # somewhere inside the next submission
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.join(timeout=60)
+    assert proc.exitcode == -signal.SIGKILL
+    return counter.value
 
 
 @pytest.mark.parametrize("point,expected", [("staged", 0), ("blob", 0), ("transaction", 0), ("committed", 1)])
 def test_process_killed_mid_submission_leaves_the_store_consistent(tmp_path, point, expected):
     root = tmp_path / "lb"
     lb = Leaderboard(root)
-    lb.add_benchmark(toy_benchmark())
+    lb.add_benchmark(toy_benchmark(bootstrap=0))
     token = lb.store.add_user("alice", daily_quota=100)
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
     path = write_predictions(tmp_path / "p.csv")
-    proc = subprocess.run([sys.executable, str(script), str(root), str(path), token, point], env=_child_env(),
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    _run_child(root, path, token, point)
     again = Leaderboard(root)  # a restart
     assert again.store.counts()["submissions"] == expected
     assert again.store.counts()["scores"] == expected
     assert again.verify() == []
+    staged = list((root / "tmp").glob("upload-*"))
+    assert len(staged) == (1 if point == "staged" else 0)
     again.recover(stale_after_s=0)
     assert not any((root / "tmp").glob("upload-*"))
     res = again.submit_file(path, benchmark="toy-test", token=token, method="after restart")
@@ -435,22 +433,11 @@ def test_process_killed_at_an_arbitrary_moment_leaves_complete_submissions(tmp_p
     lb = Leaderboard(root)
     lb.add_benchmark(toy_benchmark(bootstrap=0))
     token = lb.store.add_user("alice", daily_quota=10_000)
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
     path = write_predictions(tmp_path / "p.csv")
-    proc = subprocess.Popen([sys.executable, str(script), str(root), str(path), token, "loop"], env=_child_env(),
-                            stdout=subprocess.PIPE, text=True)
-    committed = 0
-    for line in proc.stdout:
-        committed += line.startswith("committed")
-        if committed == 3:
-            break
-    threading.Event().wait(0.05)  # somewhere inside the next submission
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    done = _run_child(root, path, token, "loop", kill_after=3)
     again = Leaderboard(root)
     n = again.store.counts()["submissions"]
-    assert n >= 3 and again.store.counts()["scores"] == n
+    assert n in (done, done + 1) and again.store.counts()["scores"] == n
     assert again.verify() == []
 
 
@@ -483,10 +470,11 @@ def test_cli_add_user_submit_list_show_export_rescore(tmp_path, capsys, monkeypa
     bad.to_csv(tmp_path / "bad.csv", index=False)
     assert cli(["score", str(tmp_path / "bad.csv"), "-b", "toy-test"]) == 1
     assert "required column 'Hat' is missing" in capsys.readouterr().out
+    assert cli(["submit", str(tmp_path / "missing.csv"), "-b", "toy-test", "--token", token, "--method", "x"]) == 2
+    assert "missing.csv not found" in capsys.readouterr().err
     assert cli(["submit", str(pred), "-b", "toy-test", "--token", token, "--method", "again"]) == 0
     assert cli(["submit", str(pred), "-b", "toy-test", "--token", token, "--method", "third"]) == 1
     assert "daily quota reached: 2 of 2" in capsys.readouterr().err
-    assert cli(["submit", str(tmp_path / "missing.csv"), "-b", "toy-test", "--token", token, "--method", "x"]) == 2
     assert cli(["score", str(pred), "-b", "nope"]) == 2
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
 

@@ -168,11 +168,17 @@ def test_invalid_upload_gets_the_report_and_stores_nothing(client, lb):
 
 def test_bad_token_and_quota(client, lb):
     assert api_submit(client, "lbt_wrong", predictions()).status_code == 401
+    form = client.post("/b/toy-test/submit", data={"token": "lbt_wrong", "method": "m"},
+                       files={"file": ("p.csv", predictions(), "text/csv")})
+    assert form.status_code == 401 and "unknown or revoked token" in form.text
     token = lb.store.add_user("alice", daily_quota=1)
     assert api_submit(client, token, predictions()).status_code == 201
     r = api_submit(client, token, predictions(2))
     assert r.status_code == 429 and r.json()["limit"] == 1
-    assert lb.store.counts()["submissions"] == 1
+    form = client.post("/b/toy-test/submit", data={"token": token, "method": "m"},
+                       files={"file": ("p.csv", predictions(2), "text/csv")})
+    assert form.status_code == 429 and "daily quota reached: 1 of 1" in form.text
+    assert lb.store.counts()["submissions"] == 1 and not list((lb.root / "tmp").glob("upload-*"))
 
 
 @pytest.mark.parametrize("hostile", ["../../x", "..\\..\\x", "/tmp/x", "x/../../../x"])

@@ -55,26 +55,29 @@ EXPECTED = {
     # predictions (> 0.5): s0 {0,1}, s1 {0,2}, s2 {1}, s3 {}, s4 {}, s5 {}
     # attr0: TP2 FN1 FP0 TN3; attr1: TP0 FN2 FP2 TN2; attr2: P=0, FP1 TN5 (TP/P undefined -> 0)
     # samples: acc 1/2, 1/3, 0, 0, 0, 0 (s5: 0/0 -> 0); prec 1/2, 1/2, 0, 0/0, 0/0, 0/0; rec 1, 1/2, 0/0, 0, 0, 0/0
-    "li2016": dict(
-        mA=F(1, 2), accuracy=F(5, 36), precision=F(1, 6), recall=F(1, 4), f1=F(1, 5),
-        mA_j=[F(5, 6), F(1, 4), F(5, 12)], positive_recall=[F(2, 3), 0, 0], negative_recall=[1, F(1, 2), F(5, 6)],
-        precision_j=[1, 0, 0], f1_j=[F(4, 5), 0, 0], num_instance_samples=6,
-    ),
+    "li2016": {
+        "mA": F(1, 2), "accuracy": F(5, 36), "precision": F(1, 6), "recall": F(1, 4), "f1": F(1, 5),
+        "mA_j": [F(5, 6), F(1, 4), F(5, 12)], "positive_recall": [F(2, 3), 0, 0],
+        "negative_recall": [1, F(1, 2), F(5, 6)],
+        "precision_j": [1, 0, 0], "f1_j": [F(4, 5), 0, 0], "num_instance_samples": 6,
+    },
     # DeepMAR: >= 0.5 adds attribute 0 to s2; s2 and s5 (|Y| = 0) are dropped; empty predictions have
     # precision 0; attribute 2 (no positives) is NaN, so mA is NaN.
     # attr0: TP2 FN1 FP1 TN2. samples s0, s1, s3, s4: acc 1/2, 1/3, 0, 0; prec 1/2, 1/2, 0, 0; rec 1, 1/2, 0, 0
-    "deepmar": dict(
-        mA=NAN, accuracy=F(5, 24), precision=F(1, 4), recall=F(3, 8), f1=F(3, 10),
-        mA_j=[F(2, 3), F(1, 4), NAN], positive_recall=[F(2, 3), 0, NAN], negative_recall=[F(2, 3), F(1, 2), F(5, 6)],
-        precision_j=[F(2, 3), 0, 0], f1_j=[F(2, 3), NAN, NAN], num_instance_samples=4,
-    ),
+    "deepmar": {
+        "mA": NAN, "accuracy": F(5, 24), "precision": F(1, 4), "recall": F(3, 8), "f1": F(3, 10),
+        "mA_j": [F(2, 3), F(1, 4), NAN], "positive_recall": [F(2, 3), 0, NAN],
+        "negative_recall": [F(2, 3), F(1, 2), F(5, 6)],
+        "precision_j": [F(2, 3), 0, 0], "f1_j": [F(2, 3), NAN, NAN], "num_instance_samples": 4,
+    },
     # OpenPAR: > 0.45 adds attribute 0 to s2 and s4; F1 is the mean of per-sample F1 (2/3, 1/2, 0, 0, 1, 0).
     # attr0: TP3 FN0 FP1 TN2. samples: acc 1/2, 1/3, 0, 0, 1, 0; prec 1/2, 1/2, 0, 0, 1, 0; rec 1, 1/2, 0, 0, 1, 0
-    "openpar": dict(
-        mA=F(1, 2), accuracy=F(11, 36), precision=F(1, 3), recall=F(5, 12), f1=F(13, 36),
-        mA_j=[F(5, 6), F(1, 4), F(5, 12)], positive_recall=[1, 0, 0], negative_recall=[F(2, 3), F(1, 2), F(5, 6)],
-        precision_j=[F(3, 4), 0, 0], f1_j=[F(6, 7), 0, 0], num_instance_samples=6,
-    ),
+    "openpar": {
+        "mA": F(1, 2), "accuracy": F(11, 36), "precision": F(1, 3), "recall": F(5, 12), "f1": F(13, 36),
+        "mA_j": [F(5, 6), F(1, 4), F(5, 12)], "positive_recall": [1, 0, 0],
+        "negative_recall": [F(2, 3), F(1, 2), F(5, 6)],
+        "precision_j": [F(3, 4), 0, 0], "f1_j": [F(6, 7), 0, 0], "num_instance_samples": 6,
+    },
 }
 # Rethinking_of_PAR: eps = 1e-20 in every denominator gives the li2016 numbers here, without warnings.
 EXPECTED["rethinking"] = EXPECTED["li2016"]
@@ -217,8 +220,8 @@ def _reference(y, p, mask, cfg: ConventionConfig, score_type="prob"):
     mean = (lambda v: sum(v) / len(v)) if accs else (lambda v: float("nan"))
     pm, rm = mean(precs), mean(recs)
     f1 = mean(f1s) if cfg.f1 == "per_sample" else ratio(2 * pm * rm, pm + rm, cfg.label_zero_division)
-    return dict(mA=sum(mA_j) / a, mA_j=mA_j, accuracy=mean(accs), precision=pm, recall=rm, f1=f1,
-                positive_recall=pos_rec, negative_recall=neg_rec, precision_j=prec_j)
+    return {"mA": sum(mA_j) / a, "mA_j": mA_j, "accuracy": mean(accs), "precision": pm, "recall": rm, "f1": f1,
+                "positive_recall": pos_rec, "negative_recall": neg_rec, "precision_j": prec_j}
 
 
 @pytest.mark.parametrize("convention", ["li2016", "rethinking", "deepmar", "openpar"])
@@ -322,12 +325,12 @@ def test_list_conventions_and_unknown_convention():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(threshold=1.5), "threshold: expected a number in"),
-        (dict(eps=-1.0), "eps: expected a finite number >= 0"),
-        (dict(sample_zero_division=0.5), "sample_zero_division: expected 'warn', 0.0, 1.0 or nan, found 0.5"),
-        (dict(label_zero_division="skip"), "label_zero_division"),
-        (dict(f1="harmonic"), "f1: expected one of 'from_means', 'per_sample', found 'harmonic'"),
-        (dict(inclusive="yes"), "inclusive: expected True or False"),
+        ({"threshold": 1.5}, "threshold: expected a number in"),
+        ({"eps": -1.0}, "eps: expected a finite number >= 0"),
+        ({"sample_zero_division": 0.5}, "sample_zero_division: expected 'warn', 0.0, 1.0 or nan, found 0.5"),
+        ({"label_zero_division": "skip"}, "label_zero_division"),
+        ({"f1": "harmonic"}, "f1: expected one of 'from_means', 'per_sample', found 'harmonic'"),
+        ({"inclusive": "yes"}, "inclusive: expected True or False"),
     ],
 )
 def test_convention_config_rejects_bad_parameters(kwargs, match):
@@ -348,17 +351,17 @@ def test_convention_config_rejects_bad_parameters(kwargs, match):
         (np.array([["a", "b"]]), np.zeros((1, 2)), {}, "y_true: expected a numeric or boolean array, found dtype <U1"),
         (np.array([[0.5, 1.0]]), np.zeros((1, 2)), {}, r"y_true: expected values in \{0, 1\}, found 0.5"),
         (np.zeros((2, 2)), np.array([[0.1, np.nan], [0.2, 0.3]]), {}, "y_score: expected finite scores, found 1 NaN"),
-        (np.zeros((2, 2)), np.array([[0.1, np.inf], [0.2, 0.3]]), dict(score_type="logit"),
+        (np.zeros((2, 2)), np.array([[0.1, np.inf], [0.2, 0.3]]), {"score_type": "logit"},
          "y_score: expected finite scores, found 0 NaN and 1 infinite"),
         (np.zeros((2, 2)), np.array([[0.1, 3.0], [0.2, 0.3]]), {}, r"probabilities must lie in \[0, 1\].*logit"),
-        (np.zeros((2, 2)), np.array([[0, 2], [1, 0]]), dict(score_type="label"),
+        (np.zeros((2, 2)), np.array([[0, 2], [1, 0]]), {"score_type": "label"},
          r"y_score: expected values in \{0, 1\}, found 2"),
-        (np.zeros((2, 2)), np.zeros((2, 2)), dict(score_type="proba"), "score_type: expected one of 'prob'"),
-        (np.zeros((2, 2)), np.zeros((2, 2)), dict(mask=np.ones((2, 3), bool)),
+        (np.zeros((2, 2)), np.zeros((2, 2)), {"score_type": "proba"}, "score_type: expected one of 'prob'"),
+        (np.zeros((2, 2)), np.zeros((2, 2)), {"mask": np.ones((2, 3), bool)},
          r"mask: expected the shape of y_true \(2, 2\), found \(2, 3\)"),
-        (np.zeros((2, 2)), np.zeros((2, 2)), dict(mask=np.full((2, 2), 3)), r"mask: expected booleans"),
-        (np.zeros((2, 2)), np.zeros((2, 2)), dict(threshold=2.0), "threshold: expected a number in"),
-        (np.zeros((2, 2)), np.zeros((2, 2)), dict(schema="pa100k"), "schema: 'pa100k' has 26 attributes, but y_true"),
+        (np.zeros((2, 2)), np.zeros((2, 2)), {"mask": np.full((2, 2), 3)}, r"mask: expected booleans"),
+        (np.zeros((2, 2)), np.zeros((2, 2)), {"threshold": 2.0}, "threshold: expected a number in"),
+        (np.zeros((2, 2)), np.zeros((2, 2)), {"schema": "pa100k"}, "schema: 'pa100k' has 26 attributes, but y_true"),
         (np.zeros((2, 2)), np.zeros((2, 2), bool), {}, "boolean predictions need score_type='label'"),
         ([[0, 1], [1]], np.zeros((2, 2)), {}, "y_true: "),
     ],
@@ -366,3 +369,15 @@ def test_convention_config_rejects_bad_parameters(kwargs, match):
 def test_attribute_metrics_validation_errors_name_the_argument(y_true, y_score, kwargs, match):
     with pytest.raises(ValueError, match=match):
         attribute_metrics(y_true, y_score, **kwargs)
+
+
+def test_metrics_docstring_examples_run():
+    import doctest
+
+    import pa100k.metrics.attributes
+    import pa100k.metrics.bootstrap
+    import pa100k.metrics.reid
+
+    for module in (pa100k.metrics.attributes, pa100k.metrics.bootstrap, pa100k.metrics.reid):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

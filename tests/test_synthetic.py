@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -10,15 +11,23 @@ import scipy.io
 from PIL import Image
 
 import pa100k
-import pa100k.loaders.pa100k  # noqa: F401  (registers "pa100k")
-import pa100k.loaders.synthetic  # noqa: F401  (registers "synthetic")
+import pa100k.loaders.pa100k
+import pa100k.loaders.synthetic
 from pa100k.cli import main
 from pa100k.preview import contact_sheet, ratio_chart
 from pa100k.synthetic import plan_dataset, read_tracklets, render_images, render_person
 from pa100k.synthetic import render as render_mod
 from pa100k.synthetic.presets import PRESETS, get_preset
 from pa100k.synthetic.priors import (
-    AGE, ATTRIBUTES, IDX, ORIENTATION, PA100K_RATIOS, SLEEVE, frame_labels, sample_identities, sample_orientations,
+    AGE,
+    ATTRIBUTES,
+    IDX,
+    ORIENTATION,
+    PA100K_RATIOS,
+    SLEEVE,
+    frame_labels,
+    sample_identities,
+    sample_orientations,
 )
 
 OFFICIAL_KEYS = {
@@ -99,9 +108,14 @@ def test_local_attributes_change_only_their_region(attribute, rows):
             assert ys.size and ys.min() >= rows[0] - 0.02 and ys.max() <= rows[1] + 0.02, (attribute, view, seed, ys.min(), ys.max())
 
 
-def test_glasses_are_hidden_from_the_back():
-    a, b = render_person(_vector(*BASE, "Back", "Glasses"), seed=5), render_person(_vector(*BASE, "Back"), seed=5)
-    assert np.array_equal(np.asarray(a), np.asarray(b))
+@pytest.mark.parametrize("attribute,context", [("Glasses", ()), ("UpperLogo", ("Backpack",))])
+def test_what_the_back_view_hides_is_neither_drawn_nor_labelled(attribute, context):
+    for seed in range(3):
+        a = render_person(_vector(*BASE, "Back", attribute, *context), seed=seed)
+        b = render_person(_vector(*BASE, "Back", *context), seed=seed)
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    labels = frame_labels(_vector(*BASE, attribute, *context)[None, :], np.array([2]))
+    assert labels[0, IDX[attribute]] == 0 and labels[0, IDX["Back"]] == 1
 
 
 def test_render_person_is_deterministic_and_varies_with_seed():
@@ -146,6 +160,7 @@ def test_priors_have_pa100k_correlations():
     assert y[skirt, IDX["Female"]].mean() > 0.85
     assert y[y[:, IDX["LongCoat"]], IDX["LongSleeve"]].all()
     assert not y[y[:, IDX["Back"]], IDX["Glasses"]].any()
+    assert not (y[:, IDX["Back"]] & y[:, IDX["Backpack"]] & y[:, IDX["UpperLogo"]]).any()
     assert y[y[:, IDX["AgeLess18"]], IDX["Backpack"]].mean() > 2 * y[:, IDX["Backpack"]].mean()
 
 
@@ -170,8 +185,10 @@ def test_plan_tracklets_identities_and_cameras():
         sl = slice(start[t], start[t + 1])
         assert (p.tracklet[sl] == t).all()
         assert len(set(p.identity[sl])) == 1 and len(set(p.camera[sl])) == 1
-    fixed = [j for j in range(26) if j not in ORIENTATION and j != IDX["Glasses"]]
-    assert (p.labels[:, fixed] == p.identity_labels[p.identity][:, fixed]).all()  # identity attributes are fixed
+    hidden = [IDX["Glasses"], IDX["UpperLogo"]]  # identity attributes, unless the view hides them
+    fixed = [j for j in range(26) if j not in ORIENTATION and j not in hidden]
+    assert (p.labels[:, fixed] == p.identity_labels[p.identity][:, fixed]).all()
+    assert (p.labels[:, hidden] <= p.identity_labels[p.identity][:, hidden]).all()
     cams = {}
     for i, c in zip(p.identity, p.camera):
         cams.setdefault(int(i), set()).add(int(c))
@@ -219,8 +236,31 @@ def test_load_renders_into_data_home_in_the_official_layout(tiny):
     assert n == len(list((root / "data").glob("*.jpg")))
 
 
+def test_annotation_mat_is_byte_identical_to_scipy_savemat(tiny):
+    _, aset = tiny
+    plan = plan_dataset("tiny", 0)
+
+    def cell(strings):
+        out = np.empty((len(strings), 1), dtype=object)
+        for i, t in enumerate(strings):
+            out[i, 0] = np.array([t])
+        return out
+
+    mat = {"attributes": cell(ATTRIBUTES)}
+    for split in ("train", "val", "test"):
+        idx = np.sort(plan.splits[split])
+        order = idx[np.argsort(plan.names[idx])]
+        mat[f"{split}_images_name"] = cell(list(plan.names[order]))
+        mat[f"{split}_label"] = plan.labels[order]
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, mat, format="5", do_compression=False)
+    written = (aset.root / "annotation.mat").read_bytes()
+    assert written[124:128] == buf.getvalue()[124:128] == b"\x00\x01IM"  # version 0x0100, little endian
+    assert written[128:] == buf.getvalue()[128:]
+
+
 def test_pa100k_loader_reads_it_unchanged_with_tracklet_meta(tiny):
-    home, aset = tiny
+    _home, aset = tiny
     plain = pa100k.load("pa100k", root=aset.root)
     assert np.array_equal(plain.labels, aset.labels) and list(plain.names) == list(aset.names)
     assert set(aset.meta) == {"tracklet", "identity", "camera", "scene"}

@@ -77,7 +77,8 @@ def preview(args: argparse.Namespace) -> int:
     ratios = args.ratios or args.out.with_name(f"{args.out.stem}_ratios.png")
     from pa100k.synthetic.priors import PA100K_RATIOS  # the release's train ratios (FORMATS.md), as ticks
 
-    ratio_chart(aset, ratios, reference=PA100K_RATIOS if aset.schema.name == "pa100k" else None)
+    ratio_chart(aset, ratios, reference=PA100K_RATIOS if aset.schema.name == "pa100k" else None,
+                reference_label="PA-100K train (approx.)")
     print(f"wrote {sheet} and {ratios}")
     print(aset.summary())
     return 0

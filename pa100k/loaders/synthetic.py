@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from pa100k.attribute_set import AttributeSet
 from pa100k.datasets import register_dataset
 from pa100k.fileio import data_home
@@ -30,10 +32,10 @@ def load_synthetic(root: Path | None = None, preset: str = "small", seed: int = 
                    check_images: bool = True) -> AttributeSet:
     """The synthetic set of ``preset`` (tiny, small, full) and ``seed``, rendered on first use with ``workers`` processes."""
     p = get_preset(preset)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"synthetic: seed must be a non-negative integer, found {seed!r}")
     if root is None or Path(root) == data_home() / "synthetic":  # the registry's default root
         root = default_root(p.name, seed)
-    root = ensure_rendered(root, p, seed, workers=workers)
+    root = ensure_rendered(root, p, int(seed), workers=workers)
     aset = load_pa100k(root, check_images=check_images)
     return dataclasses.replace(aset, dataset="synthetic")

@@ -13,6 +13,15 @@ from pa100k.metrics.attributes import (
     mean_accuracy,
     weighted_attribute_metrics,
 )
+from pa100k.metrics.bootstrap import ConfidenceInterval, bootstrap_ci, paired_bootstrap, sample_mean
+from pa100k.metrics.conventions import (
+    CONVENTIONS,
+    ConventionConfig,
+    get_convention,
+    list_conventions,
+    register_convention,
+)
+from pa100k.metrics.reference import reid_metrics_reference
 from pa100k.metrics.reid import (
     DISTANCES,
     PROTOCOLS,
@@ -23,21 +32,34 @@ from pa100k.metrics.reid import (
     pairwise_distance,
     reid_metrics,
 )
-from pa100k.metrics.reference import reid_metrics_reference
-from pa100k.metrics.bootstrap import ConfidenceInterval, bootstrap_ci, paired_bootstrap, sample_mean
-from pa100k.metrics.conventions import (
-    CONVENTIONS,
-    ConventionConfig,
-    get_convention,
-    list_conventions,
-    register_convention,
-)
 
 __all__ = [
-    "AttributeMetrics", "AttributeScore", "CONVENTIONS", "ConventionConfig", "UndefinedMetricWarning",
-    "attribute_metrics", "get_convention", "instance_accuracy", "instance_f1", "instance_precision",
-    "instance_recall", "list_conventions", "mean_accuracy", "register_convention", "weighted_attribute_metrics",
-    "DISTANCES", "PROTOCOLS", "ReIDMetrics", "ReIDProtocol", "list_distance_metrics", "list_protocols",
-    "pairwise_distance", "reid_metrics", "reid_metrics_reference",
-    "ConfidenceInterval", "bootstrap_ci", "paired_bootstrap", "sample_mean",
+    "CONVENTIONS",
+    "DISTANCES",
+    "PROTOCOLS",
+    "AttributeMetrics",
+    "AttributeScore",
+    "ConfidenceInterval",
+    "ConventionConfig",
+    "ReIDMetrics",
+    "ReIDProtocol",
+    "UndefinedMetricWarning",
+    "attribute_metrics",
+    "bootstrap_ci",
+    "get_convention",
+    "instance_accuracy",
+    "instance_f1",
+    "instance_precision",
+    "instance_recall",
+    "list_conventions",
+    "list_distance_metrics",
+    "list_protocols",
+    "mean_accuracy",
+    "paired_bootstrap",
+    "pairwise_distance",
+    "register_convention",
+    "reid_metrics",
+    "reid_metrics_reference",
+    "sample_mean",
+    "weighted_attribute_metrics",
 ]

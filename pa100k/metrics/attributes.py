@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class AttributeMetrics:
             raise ValueError(f"attribute_names: expected {len(self.mA_j)} names, found {len(names)}")
         return names
 
-    def per_attribute_frame(self, attribute_names: Sequence[str] | None = None) -> "Any":
+    def per_attribute_frame(self, attribute_names: Sequence[str] | None = None) -> Any:
         """Per-attribute metrics as a pandas DataFrame indexed by attribute name."""
         import pandas as pd
 
@@ -533,7 +534,7 @@ class AttributeScore:
             score_type=self.score_type,
         )[self.metric]
 
-    def using(self, **changes: Any) -> "AttributeScore":
+    def using(self, **changes: Any) -> AttributeScore:
         """A copy with other options (convention, threshold, score_type or metric)."""
         return replace(self, **changes)
 

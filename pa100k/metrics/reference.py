@@ -30,7 +30,7 @@ def reid_metrics_reference(
     dist = np.asarray(distmat)
     q_pids, g_pids = np.asarray(q_pids, dtype=np.int64), np.asarray(g_pids, dtype=np.int64)
     q_camids, g_camids = np.asarray(q_camids, dtype=np.int64), np.asarray(g_camids, dtype=np.int64)
-    nq, ng = dist.shape
+    nq, _ng = dist.shape
     not_junk = g_pids != -1
     max_rank = min(max_rank, int(not_junk.sum()))
     groups = np.unique(g_pids[not_junk])  # single-gallery-shot identities, ascending

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,7 +55,9 @@ for _p in (
         "market1501",
         single_gallery_shot=False,
         description="every kept gallery image is ranked; CMC, AP and INP from one ranking per query",
-        reference="Zheng et al., 'Scalable Person Re-identification: A Benchmark', ICCV 2015; torchreid eval_market1501",
+        reference=(
+            "Zheng et al., 'Scalable Person Re-identification: A Benchmark', ICCV 2015; torchreid eval_market1501"
+        ),
     ),
     ReIDProtocol(
         "cuhk03_single_shot",

@@ -23,7 +23,7 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         return x.cpu().numpy()
     try:
         arr = np.asarray(x)
-    except Exception as exc:  # ragged lists and the like
+    except (ValueError, TypeError) as exc:  # ragged lists and the like
         raise ValueError(f"{name}: could not be read as an array ({exc})") from None
     if arr.dtype == object:
         raise ValueError(f"{name}: expected a numeric array, found an array of Python objects (ragged or mixed input?)")

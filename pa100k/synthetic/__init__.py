@@ -14,11 +14,33 @@ from pa100k.synthetic.person import Pose, Style, draw_person, render_person, sam
 from pa100k.synthetic.presets import PRESETS, SyntheticPreset, get_preset, register_preset
 from pa100k.synthetic.priors import PA100K_RATIOS, frame_labels, sample_identities
 from pa100k.synthetic.render import (
-    DatasetPlan, ensure_rendered, plan_dataset, read_tracklets, render_dataset, render_images, render_tracklet,
+    DatasetPlan,
+    ensure_rendered,
+    plan_dataset,
+    read_tracklets,
+    render_dataset,
+    render_images,
+    render_tracklet,
 )
 
 __all__ = [
-    "DatasetPlan", "PA100K_RATIOS", "PRESETS", "Pose", "Style", "SyntheticPreset", "draw_person", "ensure_rendered",
-    "frame_labels", "get_preset", "plan_dataset", "read_tracklets", "register_preset", "render_dataset",
-    "render_images", "render_person", "render_tracklet", "sample_identities", "sample_style",
+    "PA100K_RATIOS",
+    "PRESETS",
+    "DatasetPlan",
+    "Pose",
+    "Style",
+    "SyntheticPreset",
+    "draw_person",
+    "ensure_rendered",
+    "frame_labels",
+    "get_preset",
+    "plan_dataset",
+    "read_tracklets",
+    "register_preset",
+    "render_dataset",
+    "render_images",
+    "render_person",
+    "render_tracklet",
+    "sample_identities",
+    "sample_style",
 ]

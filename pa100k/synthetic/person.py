@@ -149,6 +149,7 @@ class Style:
     plaid_gap: float
     plaid_width: float
     splice_style: str
+    splice_at: float
     splice_sleeves: bool
     lower_pattern: str
     obj: Color
@@ -200,7 +201,7 @@ def sample_style(attributes: np.ndarray, rng: np.random.Generator) -> Style:
     boot = _pick(r(), BOOT, avoid=(legs, skin), min_dist=110)
     boot_len = r(0.09, 0.15)
     hem = r(-0.035, 0.015)
-    shorts_len = r(0.35, 0.8)
+    shorts_len = r(0.45, 0.85)
     skirt_len = r(0.32, 0.78)
     skirt_flare = r(1.15, 1.6)
     dress = r() < 0.35
@@ -217,7 +218,7 @@ def sample_style(attributes: np.ndarray, rng: np.random.Generator) -> Style:
     strap = _pick(r(), BAG + ((24, 24, 28),), avoid=(upper,), min_dist=120)
     backpack = _pick(r(), BAG + ACCENT, avoid=(upper, hair), min_dist=120)
     backpack_size = (r(0.75, 0.95), r(0.0, 0.05))
-    logo = _pick(r(), ACCENT, avoid=(upper,), min_dist=150)
+    logo = _pick(r(), ACCENT, avoid=(upper, upper2), min_dist=130)
     logo2 = _pick(r(), ACCENT, avoid=(logo,), min_dist=120)
     logo_shape = LOGO_SHAPES[min(int(r() * len(LOGO_SHAPES)), len(LOGO_SHAPES) - 1)]
     logo_pos = (r(-0.035, 0.035), r(0.04, 0.10))
@@ -229,6 +230,7 @@ def sample_style(attributes: np.ndarray, rng: np.random.Generator) -> Style:
     plaid_width = r(0.009, 0.014)
     splice_style = SPLICE_STYLES[min(int(r() * len(SPLICE_STYLES)), len(SPLICE_STYLES) - 1)]
     splice_sleeves = r() < 0.5
+    splice_at = r(0.06, 0.12)
     lower_pattern = LOWER_PATTERNS[min(int(r() * len(LOWER_PATTERNS)), len(LOWER_PATTERNS) - 1)]
     obj = _pick(r(), OBJECT, avoid=(upper,), min_dist=110)
     obj_size = (r(0.27, 0.34), r(0.08, 0.13))
@@ -238,9 +240,11 @@ def sample_style(attributes: np.ndarray, rng: np.random.Generator) -> Style:
 
 @dataclass
 class Pose:
-    """Where and how one frame shows the person: view, facing, walking phase, centre, top and height in pixels."""
+    """Where and how one frame shows the person: facing (side views), walking phase, centre, top and height in pixels.
 
-    orientation: int = FRONT
+    The view itself (front, side, back) is an attribute (Front/Side/Back) of the vector drawn.
+    """
+
     direction: int = 1
     phase: float = 0.0
     cx: float = 48.0
@@ -300,7 +304,7 @@ class _Painter:
         return (self.cx + self.d * fx * self.h, self.top + fy * self.h)
 
     def px(self, f: float) -> int:
-        return max(1, int(round(f * self.h)))
+        return max(1, round(f * self.h))
 
     def poly(self, pts, fill: Color) -> None:
         self.draw.polygon([self.p(x, y) for x, y in pts], fill=fill)
@@ -353,7 +357,8 @@ def draw_person(img: Image.Image, attributes: np.ndarray, style: Style, pose: Po
     """Draw one pedestrian into ``img`` (in place) showing exactly the positive ``attributes``.
 
     Orientation comes from the attributes (Front/Side/Back; none: front); ``pose.direction`` only
-    mirrors side views. Glasses are not drawn in back views.
+    mirrors side views. What a view cannot show is not drawn: glasses from the back, a logo on the back
+    under a backpack.
     """
     a = np.asarray(attributes).astype(bool)
     if a.shape != (len(ATTRIBUTES),):
@@ -390,11 +395,11 @@ def _skirt_color(a: np.ndarray, s: Style) -> Color:
     return s.upper if s.dress and not a[IDX["LongCoat"]] else s.lower
 
 
-def _upper_patterns(pt: _Painter, a: np.ndarray, s: Style, shapes, b: _Body, base: Color, logo_at, logo_scale: float) -> None:
+def _upper_patterns(pt: _Painter, a: np.ndarray, s: Style, shapes, b: _Body, logo_at, logo_scale: float) -> None:
     """Splice blocks, stripes and plaid clipped to the upper garment, then the logo."""
     h = pt.h
     if a[IDX["UpperSplice"]]:
-        y_split = pt.p(0, b.shoulder_y + 0.06 + 0.4 * (s.stripe_gap - 1.8) * 0.08)[1]
+        y_split = pt.p(0, b.shoulder_y + s.splice_at)[1]
         mode = s.splice_style
 
         def splice(dr, w, hgt, ox, oy):
@@ -438,7 +443,7 @@ def _upper_patterns(pt: _Painter, a: np.ndarray, s: Style, shapes, b: _Body, bas
                 dr.line([0, y, w, y], fill=thin, width=1)
 
         pt.fill_pattern(shapes, plaid)
-    if a[IDX["UpperLogo"]]:
+    if a[IDX["UpperLogo"]] and logo_at is not None:
         x, y = logo_at
         r = s.logo_size * logo_scale / 2
         _logo(pt, x, y, r, s)
@@ -501,7 +506,7 @@ def _lower_decor(pt: _Painter, a: np.ndarray, s: Style, shapes, stripes_along) -
                 pt.line(seg, s.lower2, 0.016)
 
 
-def _shoe_and_boot(pt: _Painter, a: np.ndarray, s: Style, ax: float, ay: float, b: _Body, side_view: bool, leg_col: Color) -> None:
+def _shoe_and_boot(pt: _Painter, a: np.ndarray, s: Style, ax: float, ay: float, side_view: bool) -> None:
     if a[IDX["boots"]]:
         top = ay - s.boot_len
         if side_view:
@@ -541,7 +546,7 @@ def _draw_front_back(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose
                                (ax + side * 0.022, ay), (ax - side * 0.02, ay)])
 
     def leg_part(side, y_end):
-        ax, ay, q = legs[side]
+        _ax, ay, q = legs[side]
         t = (y_end - q[0][1]) / (ay - q[0][1])
         xi = q[0][0] + t * (q[3][0] - q[0][0])
         xo = q[1][0] + t * (q[2][0] - q[1][0])
@@ -576,7 +581,7 @@ def _draw_front_back(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose
         for side in (-1, 1):  # underwear only
             pt.poly(leg_part(side, b.hip_y + 0.04), _shade(s.lower, 0.8))
     for side in (-1, 1):
-        _shoe_and_boot(pt, a, s, legs[side][0], legs[side][1], b, False, leg_col)
+        _shoe_and_boot(pt, a, s, legs[side][0], legs[side][1], False)
     if a[IDX["Skirt&Dress"]]:
         hem = b.hip_y + s.skirt_len * (b.ankle_y - b.hip_y)
         fl = s.skirt_flare * (1.0 + 0.5 * s.skirt_len)
@@ -617,7 +622,9 @@ def _draw_front_back(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose
         for side in (-1, 1):
             pt.line([(side * 0.03, b.waist_y), (side * wh * 1.05, b.waist_y)], _shade(s.coat, 0.7), 0.012)
     logo_at = (s.logo_pos[0], b.shoulder_y + s.logo_pos[1] + (0.02 if back else 0.0))
-    _upper_patterns(pt, a, s, shapes, b, base, logo_at, 1.15 if back else 1.0)
+    if back and a[IDX["Backpack"]]:
+        logo_at = None  # under the pack
+    _upper_patterns(pt, a, s, shapes, b, logo_at, 1.15 if back else 1.0)
     if not back:  # neckline
         pt.poly([(-0.018, b.shoulder_y - 0.006), (0.018, b.shoulder_y - 0.006), (0, b.shoulder_y + 0.022)], s.skin)
     pt.rect(-b.head_w * 0.2, b.head_top + b.head_h - 0.012, b.head_w * 0.2, b.shoulder_y - 0.004, fill=s.skin)
@@ -809,7 +816,7 @@ def _draw_side(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose) -> N
             end = (hip[0] + f * (knee[0] - hip[0]), hip[1] + f * (knee[1] - hip[1]))
             pt.line([hip, end], _shade(s.lower, shade), 0.072)
             leg_shapes.append(_seg_quad(hip, end, 0.072))
-        _shoe_and_boot(pt, a, s, ank[0], ank[1], b, True, col)
+        _shoe_and_boot(pt, a, s, ank[0], ank[1], True)
 
     far_knee, far_ank = leg(-1)
     near_knee, near_ank = leg(1)
@@ -885,7 +892,7 @@ def _draw_side(pt: _Painter, a: np.ndarray, b: _Body, s: Style, pose: Pose) -> N
     pt.poly(torso, base)
     if coat:
         pt.line([(th * 0.9, b.waist_y), (th * 1.3, coat_y)], _shade(s.coat, 0.7), 0.008)
-    _upper_patterns(pt, a, s, [torso], b, base, (th * 0.45, b.shoulder_y + s.logo_pos[1] + 0.01), 0.8)
+    _upper_patterns(pt, a, s, [torso], b, (th * 0.45, b.shoulder_y + s.logo_pos[1] + 0.01), 0.8)
     pt.rect(-b.head_w * 0.22, b.head_top + b.head_h - 0.015, b.head_w * 0.18, b.shoulder_y + 0.004, fill=s.skin)
 
     if a[IDX["Backpack"]]:
@@ -971,8 +978,8 @@ def render_person(
     style = sample_style(a, np.random.default_rng([int(seed), 3]))
     bw = max(16, round(base_height * w / h))
     img = Image.new("RGB", (bw, base_height), background)
-    pose = Pose(orientation=_orientation(a.astype(bool)), direction=1 if direction >= 0 else -1, phase=phase,
-                cx=bw / 2, top=base_height * 0.05, height=base_height * 0.9)
+    pose = Pose(direction=1 if direction >= 0 else -1, phase=phase, cx=bw / 2, top=base_height * 0.05,
+                height=base_height * 0.9)
     draw_person(img, a, style, pose)
     if (bw, base_height) != (w, h):
         img = img.resize((w, h), Image.BILINEAR)

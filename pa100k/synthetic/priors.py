@@ -1,7 +1,8 @@
 """Attribute priors of the synthetic pedestrians: PA-100K's positive ratios with realistic correlations.
 
 An identity carries every attribute except orientation; a frame adds its orientation (Front/Side/Back,
-one-hot) and hides what that view cannot show (glasses seen from the back are labelled 0). The marginal
+one-hot) and hides what that view cannot show (glasses seen from the back, a logo on the back under a
+backpack are labelled 0). The marginal
 ratios of the frame labels follow the PA-100K train split as listed in ``shared/FORMATS.md``; the
 conditional rules below give the correlations a real dataset has (skirts mostly on women, a long coat
 always with long sleeves, children with backpacks, grey-haired elderly with hats and glasses...).
@@ -76,7 +77,7 @@ def sample_identities(n: int, rng: np.random.Generator) -> np.ndarray:
     plaid = (pattern >= 0.04) & (pattern < 0.15)
     y[:, IDX["UpperPlaid"]] = plaid
     y[:, IDX["UpperSplice"]] = (pattern >= 0.15) & (pattern < 0.20)
-    y[:, IDX["UpperLogo"]] = u[:, 12] < np.where(plaid, 0.07, 0.137)
+    y[:, IDX["UpperLogo"]] = u[:, 12] < np.where(plaid, 0.075, 0.143)
 
     y[:, IDX["LowerStripe"]] = u[:, 13] < 0.01
     y[:, IDX["LowerPattern"]] = (u[:, 13] >= 0.01) & (u[:, 13] < 0.031)
@@ -119,5 +120,7 @@ def frame_labels(identity_labels: np.ndarray, orientation: np.ndarray) -> np.nda
     orientation = np.asarray(orientation)
     y[:, list(ORIENTATION)] = 0
     y[np.arange(len(y)), np.asarray(ORIENTATION)[orientation]] = 1
-    y[orientation == 2, IDX["Glasses"]] = 0  # glasses cannot be seen from the back
+    back = orientation == 2
+    y[back, IDX["Glasses"]] = 0  # glasses cannot be seen from the back
+    y[back & (y[:, IDX["Backpack"]] == 1), IDX["UpperLogo"]] = 0  # a backpack covers a logo on the back
     return y

@@ -1,0 +1,1 @@
+"""Performance benchmarks (``python -m benchmarks.perf.<name>``): timings and memory of library hot paths."""
