@@ -1,7 +1,7 @@
 """Parameters and multiply-adds of M-net and HP-net per preset: what the AF-net really adds.
 
 Multiply-adds are counted by `torch.utils.flop_counter.FlopCounterMode` (convolutions and matrix
-products; FLOPs / 2) on the meta device, so even the paper preset costs no computation. Element-wise
+products; FLOPs / 2) with the model moved to the meta device, so even the paper preset costs no arithmetic. Element-wise
 work (batch norm, ReLU, pooling, the attention products) is not counted.
 """
 
@@ -56,8 +56,7 @@ def count_macs(model: nn.Module, input_size: tuple[int, int]) -> int:
 
 def model_cost(name: str, preset: str, num_classes: int = 26, **overrides: Any) -> ModelCost:
     """Parameters (split into trunk / attention / branch copies / head) and MACs of ``name`` at ``preset``."""
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, preset=preset, **overrides)
+    model = create_model(name, num_classes=num_classes, preset=preset, **overrides).to("meta")
     cfg = model.config
     afnet = getattr(model, "afnet", None)
     attention = sum(_count(m.attention) for m in afnet.mdas.values()) if afnet is not None else 0

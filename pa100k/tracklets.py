@@ -26,8 +26,8 @@ class TrackletConfig:
     """How :func:`infer` describes and links images; the defaults are those measured in benchmarks/perf/splits.py.
 
     Distances between descriptors are cosine distances in [0, 2]. Thresholds are not absolute: each is the
-    given quantile of the distances between random pairs of images of the same data, so one configuration
-    fits renderings and real photographs alike.
+    given quantile of the distances between random pairs of images of the same data whose labels show they are
+    different people, so one configuration fits renderings and real photographs, small sets and large.
     """
 
     thumbnail: tuple[int, int] = (8, 16)  # (width, height) of the colour thumbnail
@@ -37,7 +37,7 @@ class TrackletConfig:
     frame_attributes: tuple[str, ...] = ("Front", "Side", "Back")
     max_label_distance: int = 1  # labels (outside frame_attributes) that linked images may disagree on
     neighbours: int = 4  # k of the mutual k-nearest-neighbour links; 0 turns them off
-    link_quantile: float = 0.01  # a mutual-neighbour link needs a distance below this quantile of random pairs
+    link_quantile: float = 0.01  # a mutual-neighbour link needs a distance below this quantile of different people
     consecutive: bool | None = None  # link neighbours in name order; None: only if the order looks informative
     consecutive_quantile: float = 0.05  # the (looser) quantile for consecutive links
     sample_pairs: int = 50_000  # random pairs used to set the thresholds
@@ -115,11 +115,24 @@ def _label_distance(pos: np.ndarray, neg: np.ndarray, a: np.ndarray, b: np.ndarr
     return (pos[a] * neg[b]).sum(1) + (neg[a] * pos[b]).sum(1)
 
 
-def _random_pair_distances(desc: np.ndarray, n_pairs: int, seed: int) -> np.ndarray:
+def _different_person_distances(
+    desc: np.ndarray, pos: np.ndarray, neg: np.ndarray, config: TrackletConfig
+) -> np.ndarray:
+    """Descriptor distances of random pairs whose labels rule out one person (the scale of the thresholds).
+
+    Pairs that disagree on more than ``max_label_distance`` stable labels cannot be one tracklet, so their
+    distances describe different people whatever the number of tracklets; all random pairs are used only
+    when too few such pairs exist (nearly identical labels everywhere).
+    """
     n = len(desc)
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, n, n_pairs)
-    b = (a + rng.integers(1, n, n_pairs)) % n  # never a == b
+    rng = np.random.default_rng(config.seed)
+    a = rng.integers(0, n, config.sample_pairs)
+    b = (a + rng.integers(1, n, config.sample_pairs)) % n  # never a == b
+    apart = _label_distance(pos, neg, a, b) > config.max_label_distance
+    if apart.sum() >= min(100, config.sample_pairs // 2):
+        a, b = a[apart], b[apart]
+    else:
+        log.warning("only %d of %d random pairs differ in labels; thresholds use all pairs", apart.sum(), len(a))
     return 1.0 - np.einsum("ij,ij->i", desc[a], desc[b])
 
 
@@ -147,8 +160,7 @@ def _mutual_neighbour_links(
         src.append(rows[ok])
         dst.append(near[ok])
     src_all, dst_all = np.concatenate(src), np.concatenate(dst)
-    key = src_all * n + dst_all
-    mutual = np.isin(dst_all * n + src_all, key)
+    mutual = np.isin(dst_all * n + src_all, src_all * n + dst_all) & (src_all < dst_all)  # each pair once
     return np.stack([src_all[mutual], dst_all[mutual]], axis=1)
 
 
@@ -167,7 +179,7 @@ def _consecutive_links(
         use = bool(np.median(dist) < threshold)
         log.info(
             "name order %s informative (median distance of neighbours in name order %.3f, %.0f%% quantile of "
-            "random pairs %.3f)", "is" if use else "is not", np.median(dist), 100 * config.consecutive_quantile,
+            "different people %.3f)", "is" if use else "is not", np.median(dist), 100 * config.consecutive_quantile,
             threshold,
         )
     if not use:
@@ -176,18 +188,57 @@ def _consecutive_links(
     return np.stack([a[ok], b[ok]], axis=1)
 
 
-def link_components(n: int, links: np.ndarray) -> np.ndarray:
-    """Connected components (union-find) of ``n`` nodes under ``(m, 2)`` links, numbered 0.. in first-seen order."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+def _renumber(root: np.ndarray) -> np.ndarray:
+    """Component labels numbered 0.. in order of their first image."""
+    _, first, inverse = np.unique(root, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
 
+
+def link_components(
+    n: int,
+    links: np.ndarray,
+    descriptors: np.ndarray | None = None,
+    limits: np.ndarray | float | None = None,
+) -> np.ndarray:
+    """Group ``n`` images by ``(m, 2)`` links with a union-find; numbered 0.. in order of their first image.
+
+    Without ``descriptors`` every link merges (connected components). With them, links are taken shortest
+    first and merge two groups only while the distance between the groups' mean descriptors stays within
+    the link's ``limits`` (scalar or one per link): a chain of look-alikes cannot grow one group without end.
+    """
     links = np.asarray(links, dtype=np.int64).reshape(-1, 2)
-    graph = coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    _, first = np.unique(comp, return_index=True)
-    renumber = np.empty(len(first), dtype=np.int64)
-    renumber[np.argsort(np.argsort(first))] = np.arange(len(first))  # component of image 0 is 0, and so on
-    return renumber[comp]
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    if descriptors is None:
+        for i, j in links.tolist():
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+    else:
+        desc = np.asarray(descriptors, dtype=np.float32)
+        limit = np.broadcast_to(np.asarray(np.inf if limits is None else limits, dtype=float), (len(links),))
+        length = 1.0 - np.einsum("ij,ij->i", desc[links[:, 0]], desc[links[:, 1]])
+        sums = desc.copy()  # per group root: the sum of its members' descriptors
+        for k in np.argsort(length, kind="stable").tolist():
+            ri, rj = find(int(links[k, 0])), find(int(links[k, 1]))
+            if ri == rj:
+                continue
+            a, b = sums[ri], sums[rj]
+            gap = 1.0 - float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
+            if gap > limit[k]:
+                continue
+            keep, gone = min(ri, rj), max(ri, rj)
+            parent[gone] = keep
+            sums[keep] += sums[gone]
+    return _renumber(np.array([find(i) for i in range(n)], dtype=np.int64))
 
 
 def infer(
@@ -208,9 +259,9 @@ def infer(
     Notes
     -----
     Links: (1) images next to each other in name order, if their labels agree and their descriptors are
-    closer than the ``consecutive_quantile`` of random-pair distances (automatically off when the name order
+    closer than the ``consecutive_quantile`` of different-person distances (automatically off when the name order
     does not look informative); (2) mutual k-nearest neighbours among label-compatible images, closer than the
-    ``link_quantile`` of random-pair distances. Tracklets are the connected components of the links.
+    ``link_quantile`` of different-person distances. Tracklets are the connected components of the links.
     """
     config = config or TrackletConfig()
     indices = attribute_set.split_indices(split)
@@ -225,12 +276,15 @@ def infer(
     if n == 1:
         return np.zeros(1, dtype=np.int64)
     pos, neg = _label_parts(attribute_set, indices, config)
-    random_d = _random_pair_distances(descriptors, config.sample_pairs, config.seed)
-    links = [_consecutive_links(attribute_set.names[indices], descriptors, pos, neg, random_d, config)]
+    random_d = _different_person_distances(descriptors, pos, neg, config)
+    consecutive = _consecutive_links(attribute_set.names[indices], descriptors, pos, neg, random_d, config)
+    links, limits = [consecutive], [np.full(len(consecutive), np.quantile(random_d, config.consecutive_quantile))]
     if config.neighbours:
         threshold = float(np.quantile(random_d, config.link_quantile))
-        links.append(_mutual_neighbour_links(descriptors, pos, neg, threshold, config))
-    tracklets = link_components(n, np.concatenate(links))
+        neighbours = _mutual_neighbour_links(descriptors, pos, neg, threshold, config)
+        links.append(neighbours)
+        limits.append(np.full(len(neighbours), threshold))
+    tracklets = link_components(n, np.concatenate(links), descriptors, np.concatenate(limits))
     log.info("%d images linked into %d estimated tracklets", n, int(tracklets.max()) + 1)
     return tracklets
 

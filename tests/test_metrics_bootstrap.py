@@ -45,6 +45,23 @@ def test_bootstrap_ci_weighted_route_equals_per_replicate_route(metric):
     assert fast.low == pytest.approx(slow.low, rel=1e-12) and fast.high == pytest.approx(slow.high, rel=1e-12)
 
 
+def test_bootstrap_ci_passes_options_and_resamples_array_keywords():
+    from pa100k.metrics import ConventionConfig, attribute_metrics
+
+    y, p = _attribute_data(n=120)
+    mask = np.ones(y.shape, dtype=bool)
+    mask[::3, 0] = False
+    cfg = ConventionConfig(threshold=0.4, sample_zero_division=0.0, label_zero_division=0.0)
+
+    def f1(y_true, y_score, mask=None, convention=None):
+        return attribute_metrics(y_true, y_score, mask=mask, convention=convention).f1
+
+    ci = bootstrap_ci(f1, y, p, n=30, seed=2, mask=mask, convention=cfg)
+    assert ci.estimate == pytest.approx(attribute_metrics(y, p, mask=mask, convention=cfg).f1)
+    fast = bootstrap_ci(instance_f1.using(convention=cfg), y, p, n=30, seed=2, mask=mask)
+    assert (fast.low, fast.high) == pytest.approx((ci.low, ci.high), rel=1e-12)
+
+
 def test_bootstrap_ci_with_groups_routes_agree_and_resample_whole_groups():
     y, p = _attribute_data(n=300)
     groups = np.repeat(np.arange(60), 5)

@@ -211,6 +211,8 @@ def test_reid_metrics_on_cuda_equals_cpu():
         ((np.zeros((1, 3)), None, [1.5], [1, 2, 3], [0], [1, 1, 1]), {}, "q_pids: expected integer ids"),
         ((np.zeros((1, 3)), None, [1], [1, 2, 3], [0], [0, 1, 1]), {}, "none of the 1 queries has a true match"),
         ((np.zeros((1, 3)), None, [1], [-1, -1, -1], [0], [1, 1, 1]), {}, "every gallery image is junk"),
+        ((np.zeros((2, 3)), None, [1, 0], [0, 0, -1], [0, 0], [1, 1, 1]), {}, "none of the 2 queries"),
+        ((np.zeros((1, 3)), None, [4], [1, 2, 3], [0], [1, 1, 1]), {}, "none of the 1 queries"),
         ((np.zeros((1, 3)), None, [1], [1, 2, 3], [0], [1, 1, 1]), {"protocol": "msmt"}, "valid names: cuhk03"),
         ((np.zeros((1, 4)), np.zeros((3, 4)), [1], [1, 2, 3], [0], [1, 1, 1]), {"metric": "l1"},
          "metric: unknown distance 'l1'; valid names: cosine, euclidean, sqeuclidean"),

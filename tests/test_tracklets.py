@@ -114,16 +114,21 @@ def test_infer_recovers_tracklets_in_shuffled_order(caplog):
 
 
 def test_infer_needs_label_agreement_but_ignores_viewpoint():
+    """Six images that look alike, among 20 other tracklets: 0-2 one person (1 turned round), 3-5 another."""
     rng = np.random.default_rng(0)
+    others = make_tracklet_set(20, seed=7)
     colors = np.array([[90, 90, 90], [200, 30, 30], [20, 20, 160]])
-    images = [_jpeg(colors, rng) for _ in range(6)]
     labels = np.zeros((6, SCHEMA.num_attributes), dtype=np.uint8)
     labels[:, IDX["Front"]] = 1
     labels[1, [IDX["Front"], IDX["Back"]]] = (0, 1)  # same person turned around
-    labels[[3, 4, 5], IDX["Hat"]] = 1  # same look, other labels: another person
-    labels[[3, 4, 5], IDX["Backpack"]] = 1
-    aset = AttributeSet(SCHEMA, np.array([f"{i}.jpg" for i in range(6)]), images, labels)
-    pred = infer(aset, config=TrackletConfig(sample_pairs=200))
+    labels[3:, IDX["Hat"]] = 1  # same look, two more labels: another person
+    labels[3:, IDX["Backpack"]] = 1
+    n = len(others)
+    aset = AttributeSet(
+        SCHEMA, np.r_[others.names, [f"x{i}.jpg" for i in range(6)]],
+        list(others.images) + [_jpeg(colors, rng) for _ in range(6)], np.r_[others.labels, labels],
+    )
+    pred = infer(aset)[n:]
     assert pred[0] == pred[1] == pred[2] and pred[3] == pred[4] == pred[5] and pred[0] != pred[3]
 
 

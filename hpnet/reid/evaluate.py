@@ -84,21 +84,18 @@ def random_ranking_top1(q_pids: np.ndarray, g_pids: np.ndarray, q_camids: np.nda
     qp, qc = np.asarray(q_pids, dtype=np.int64), np.asarray(q_camids, dtype=np.int64)
     keep = np.asarray(g_pids) != -1
     gp, gc = np.asarray(g_pids, dtype=np.int64)[keep], np.asarray(g_camids, dtype=np.int64)[keep]
+    if len(gp) == 0:
+        raise ValueError("random_ranking_top1: every gallery image is junk (pid -1)")
+    ncam = int(max(gc.max(), qc.max(initial=0))) + 1
 
-    def counts(keys_g: np.ndarray, keys_q: np.ndarray) -> np.ndarray:
-        uniq, cnt = np.unique(keys_g, axis=0, return_counts=True)
-        if len(uniq) == 0:
-            return np.zeros(len(keys_q), dtype=np.int64)
-        pos = np.searchsorted(uniq[:, 0] * (gc.max() + 1 if keys_g.shape[1] > 1 else 1)
-                              + (uniq[:, 1] if keys_g.shape[1] > 1 else 0),
-                              keys_q[:, 0] * (gc.max() + 1 if keys_q.shape[1] > 1 else 1)
-                              + (keys_q[:, 1] if keys_q.shape[1] > 1 else 0))
-        pos = np.minimum(pos, len(uniq) - 1)
-        return np.where((uniq[pos] == keys_q).all(1), cnt[pos], 0)
+    def count(keys_g: np.ndarray, keys_q: np.ndarray) -> np.ndarray:
+        """How many gallery keys equal each query key."""
+        uniq, cnt = np.unique(keys_g, return_counts=True)
+        pos = np.minimum(np.searchsorted(uniq, keys_q), len(uniq) - 1)
+        return np.where(uniq[pos] == keys_q, cnt[pos], 0)
 
-    same_pid = counts(gp[:, None], qp[:, None])
-    same_pid_cam = counts(np.stack([gp, gc], 1), np.stack([qp, np.minimum(qc, gc.max(initial=0))], 1))
-    same_pid_cam = np.where(qc <= gc.max(initial=0), same_pid_cam, 0)
+    same_pid = count(gp, qp)
+    same_pid_cam = count(gp * ncam + gc, qp * ncam + qc)
     matches = np.where(qp > 0, same_pid - same_pid_cam, 0)
     valid = matches > 0
     if not valid.any():

@@ -6,8 +6,8 @@ attributes:
 
 1. ``mnet``: M-net with the identity softmax.
 2. ``mda{i}_to{ks}``: for each MDA module 𝓕(αⁱ) separately, its attention layer and its copies of the
-   blocks after each attended block k, with a temporary linear identity head (`hpnet.train.MDAStage`);
-   the M-net trunk is frozen (no gradient, batch-norm in eval mode). A module depends only on its level
+   blocks after each attended block k, with a temporary identity head that is discarded afterwards; the
+   M-net trunk is frozen (no gradient, batch-norm in eval mode). A module depends only on its level
    and directions, so the Fig. 6 configurations share the modules they have in common.
 3. ``fusion_{paths}``: the HP-net's FC head on cached, frozen features. ReID features are the pooled
    ``forward_features`` by default, which do not pass through that head, so this stage runs only when
@@ -44,7 +44,7 @@ from hpnet.afnet import HydraPlusNet
 from hpnet.checkpoint import config_to_dict, load_safetensors, load_state_dict_into, save_safetensors
 from hpnet.config import ALL_PATHS, MDA_ABLATIONS, PRESETS, HPNetConfig, with_overrides
 from hpnet.engine import OPTIMIZERS, TrainConfig, clone_config, lr_factor, resolve_device, seed_everything
-from hpnet.mnet import MNet
+from hpnet.mnet import ClassifierHead, MNet
 from hpnet.reid.data import IdentityBatchSampler, ImageStore, ReIDImageDataset, holdout_split
 from hpnet.reid.evaluate import FEATURES
 from hpnet.reid.losses import IdentityLoss
@@ -390,21 +390,30 @@ def _save_last(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, s
 
 # --------------------------------------------------------------------------------------- stage modules
 class _MDAIdentity(nn.Module):
-    """Stage 2 for one MDA module: frozen trunk (no gradient) → 𝓕(αⁱ) features → temporary linear identity head."""
+    """Stage 2 for one MDA module: frozen trunk (no gradient) → 𝓕(αⁱ) features → temporary identity head.
+
+    The temporary head has M-net's head design (FC-BN-ReLU-dropout → FC): the concatenated attentive
+    features are wide and unnormalised, and a bare linear softmax head on them diverges at M-net's
+    learning rates. It is discarded after the stage (as in `hpnet.train.MDAStage`).
+    """
 
     def __init__(self, hpnet: HydraPlusNet, level: int) -> None:
         super().__init__()
-        from hpnet.train import MDAStage
-
-        self.stage = MDAStage(hpnet, level, dropout=0.0)
+        key = f"mda{level}"
+        if key not in hpnet.afnet.mdas:
+            raise ValueError(f"the HP-net has no MDA module for block {level}; it has {list(hpnet.afnet.mdas)}")
+        self.backbone = hpnet.backbone
+        self.mda = hpnet.afnet.mdas[key]
+        cfg = hpnet.config
+        self.head = ClassifierHead(self.mda.out_features, cfg.num_classes, cfg.fc_dim, cfg.dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            blocks = self.stage.backbone.forward_blocks(x)
-        return self.stage.mda(blocks)
+            blocks = self.backbone.forward_blocks(x)
+        return self.mda(blocks)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.stage.head(features)
+        return self.head(features)
 
 
 class _FusionHead(nn.Module):
@@ -597,10 +606,10 @@ class ReIDTrainer:
         hp = HydraPlusNet.from_mnet(mnet, **self._hp_fields(tuple((level, k) for k in directions)))
         hp.backbone.requires_grad_(False)
         module = _MDAIdentity(hp, level)
-        params = [*module.stage.mda.parameters(), *module.stage.head.parameters()]
+        params = [*module.mda.parameters(), *module.head.parameters()]
         train, _, val = self.datasets()
         rec = self._fit(stage, module, train, val, self._stage_config("mda", offset), params)
-        state = {k: v.detach().cpu() for k, v in module.stage.mda.state_dict().items()}
+        state = {k: v.detach().cpu() for k, v in module.mda.state_dict().items()}
         save_safetensors(state, path)
         self.state.record(stage, rec)
         self._mda[stage] = state
@@ -650,6 +659,15 @@ class ReIDTrainer:
         rec = self._fit(stage, _FusionHead(hp.head), train_f, val_f, self._stage_config("fusion", 9001), None)
         rec.seconds += cache_seconds
         self.state.record(stage, rec)
+
+    def stages_for(self, paths: Sequence[Sequence[int]] | None = None) -> list[str]:
+        """The stages a model needs: ``["mnet"]`` for M-net (``paths=None``), else M-net's, each MDA module's and
+        (when the preset runs it) the fusion stage of the HP-net with ``paths``."""
+        if paths is None:
+            return ["mnet"]
+        paths = tuple(sorted((int(i), int(k)) for i, k in paths))
+        mda = [_mda_stage_name(level, [k for i, k in paths if i == level]) for level in sorted({i for i, _ in paths})]
+        return ["mnet", *mda, *([f"fusion_{paths_tag(paths)}"] if self.preset.runs_fusion else [])]
 
     def _hp_fields(self, paths: tuple[tuple[int, int], ...]) -> dict[str, Any]:
         fields_ = {k: getattr(self.config, k) for k in _HP_ONLY_FIELDS}

@@ -160,6 +160,13 @@ def _arrays(arrays: tuple[Any, ...]) -> list[np.ndarray]:
     return out
 
 
+def _array_or_value(value: Any, name: str) -> Any:
+    """Arrays (numpy, torch) as numpy so that they can be resampled; anything else unchanged."""
+    if isinstance(value, np.ndarray) or type(value).__module__.startswith("torch"):
+        return to_numpy(value, name)
+    return value
+
+
 def _check_common(n: Any, seed: Any) -> int:
     n = check_positive_int(n, "n")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -215,9 +222,7 @@ def bootstrap_ci(
     n = _check_common(n, seed)
     alpha = check_probability(alpha, "alpha", open_interval=True)
     arrs = _arrays(arrays)
-    kw = {k: (to_numpy(v, k) if v is not None and not np.isscalar(v) and not isinstance(v, str) else v)
-          for k, v in kwargs.items()}
-    kw = {k: v for k, v in kw.items() if v is not None}
+    kw = {k: _array_or_value(v, k) for k, v in kwargs.items() if v is not None}
     estimate = float(metric_fn(*arrs, **kw))
     reps = _replicates(metric_fn, arrs, kw, n, int(seed), groups)
     finite = reps[np.isfinite(reps)]

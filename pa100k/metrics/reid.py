@@ -241,6 +241,13 @@ def _validated(
     )
 
 
+def _no_valid_query(num_queries: int) -> None:
+    raise ValueError(
+        f"q_pids: none of the {num_queries} queries has a true match in the gallery (same identity, other "
+        "camera, pid > 0); check that query and gallery ids come from the same split"
+    )
+
+
 def _unknown_metric(metric: str) -> None:
     raise ValueError(f"metric: unknown distance {metric!r}; valid names: {', '.join(DISTANCES.names())}")
 
@@ -298,8 +305,7 @@ def pairwise_distance(
 class _Gallery:
     """Gallery identities laid out for gathering: ``members[u, :size[u]]`` are the indices of identity u."""
 
-    pids: torch.Tensor  # (G,) int64, junk removed
-    cams: torch.Tensor  # (G,)
+    cams: torch.Tensor  # (G,) camera of each kept gallery image
     upids: np.ndarray  # (U,) sorted unique ids
     members: torch.Tensor  # (U, Smax) int64, padded with 0
     sizes: torch.Tensor  # (U,) int64
@@ -316,7 +322,6 @@ def _gallery_layout(g_pids: np.ndarray, g_cams: np.ndarray, device: torch.device
         col = np.arange(len(order)) - np.repeat(starts, sizes)
         members[np.repeat(np.arange(len(upids)), sizes), col] = order
     return _Gallery(
-        pids=torch.from_numpy(g_pids).to(device),
         cams=torch.from_numpy(g_cams).to(device),
         upids=upids,
         members=torch.from_numpy(members).to(device),
@@ -353,11 +358,11 @@ def _resolve_ties(b: torch.Tensor, tied: torch.Tensor, rows: torch.Tensor, cols:
 
 def _match_ranks(
     dist: torch.Tensor, q_cams: torch.Tensor, q_group: torch.Tensor, gal: _Gallery
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """0-based ranks of every true match of every query in the chunk.
 
-    Returns ``ranks`` (B, Smax), ascending, valid where ``k < n``; ``n`` (B,); the candidates (``cand``
-    gallery indices of the query's identity, ``match`` mask of the kept ones) and the sorted match distances.
+    Returns ``ranks`` (B, Smax), ascending, valid where ``k < n``; ``n`` (B,); and the candidates (``cand``,
+    gallery indices of the query's identity; ``match``, which of them are kept true matches).
     """
     bq, ng = dist.shape
     dev = dist.device
@@ -393,14 +398,15 @@ def _match_ranks(
         _resolve_ties(b, tied, rows, cols, vals, td, tidx)
         hist = torch.bincount(rows * nb + b, minlength=bq * nb).view(bq, nb)
     else:  # every item placed (many items before the last true match, or float64 distances)
-        b_full = torch.searchsorted(td, dist, out_int32=True)  # (B, G): true matches strictly closer
-        tied = td.gather(1, b_full.clamp(max=smax - 1).long()) == dist
+        b_full = torch.searchsorted(td, dist)  # (B, G): number of true matches strictly closer
+        td_pad = torch.cat([td, torch.full((bq, 1), math.inf, dtype=td.dtype, device=dev)], dim=1)
+        tied = td_pad.gather(1, b_full) == dist  # equal to the next true match's distance
         rows_t, cols_t = tied.nonzero(as_tuple=True)
-        bt = b_full[rows_t, cols_t].long()
+        bt = b_full[rows_t, cols_t]
         _resolve_ties(bt, torch.ones_like(bt, dtype=torch.bool), rows_t, cols_t, dist[rows_t, cols_t], td, tidx)
-        b_full[rows_t, cols_t] = bt.to(torch.int32)
-        b_full += offsets.to(torch.int32).unsqueeze(1)
-        hist = torch.bincount(b_full.view(-1), minlength=bq * nb).view(bq, nb)
+        b_full[rows_t, cols_t] = bt
+        hist = torch.zeros((bq, nb), dtype=torch.int64, device=dev)
+        hist.scatter_add_(1, b_full, torch.ones((), dtype=torch.int64, device=dev).expand_as(b_full))
     # same identity, same camera: ranked above but not kept; take them out of the histogram
     if bool(removed.any()):
         rb = _count_before(td, tidx, torch.where(removed, cd, inf), cand)
@@ -408,15 +414,15 @@ def _match_ranks(
         if bool(drop.any()):
             hist -= torch.bincount((rb + offsets.unsqueeze(1))[drop], minlength=bq * nb).view(bq, nb)
     ranks = hist.cumsum(1)[:, :smax] - 1  # rank of true match k = kept items up to and including it, minus 1
-    return ranks, n, cand, match, td
+    return ranks, n, cand, match
 
 
 # ------------------------------------------------------------------------------- single-gallery-shot CMC
 
 
 def _single_shot_ranks(
-    dist: torch.Tensor, start: int, q_pids: torch.Tensor, q_cams: torch.Tensor, all_groups: _Gallery,
-    cand: torch.Tensor, match: torch.Tensor, n: torch.Tensor, repeats: int, seed: int,
+    dist: torch.Tensor, start: int, q_pids: torch.Tensor, all_groups: _Gallery, cand: torch.Tensor,
+    match: torch.Tensor, n: torch.Tensor, repeats: int, seed: int,
 ) -> torch.Tensor:
     """(B, repeats) 0-based rank of the drawn true match among one drawn image per gallery identity.
 
@@ -541,6 +547,8 @@ def reid_metrics(
     q_group = np.searchsorted(layout.upids, qp)
     found = (qp > 0) & (q_group < len(layout.upids))
     found[found] = layout.upids[q_group[found]] == qp[found]
+    if not found.any():
+        _no_valid_query(len(qp))
     q_group_t = torch.from_numpy(np.where(found, q_group, -1)).to(dev)
     qp_t, qc_t = torch.from_numpy(qp).to(dev), torch.from_numpy(qc).to(dev)
     all_groups = _gallery_layout(gp_k, gc_k, dev, positive_only=False) if proto.single_gallery_shot else None
@@ -555,7 +563,7 @@ def reid_metrics(
     hits = np.zeros((nq, max_rank))
     for s, dist in _distance_chunks(first, gal, metric, keep_cols, rows):
         e = s + dist.shape[0]
-        ranks, n, cand, match, _ = _match_ranks(dist, qc_t[s:e], q_group_t[s:e], layout)
+        ranks, n, cand, match = _match_ranks(dist, qc_t[s:e], q_group_t[s:e], layout)
         k = torch.arange(ranks.shape[1], device=dev).unsqueeze(0)
         ok = k < n.unsqueeze(1)
         nf = n.to(torch.float64).clamp(min=1)
@@ -567,7 +575,7 @@ def reid_metrics(
         ap[s:e] = ap_c.cpu().numpy()
         inp[s:e] = inp_c.cpu().numpy()
         if proto.single_gallery_shot:
-            ss = _single_shot_ranks(dist, s, qp_t[s:e], qc_t[s:e], all_groups, cand, match, n, repeats, seed)
+            ss = _single_shot_ranks(dist, s, qp_t[s:e], all_groups, cand, match, n, repeats, seed)
             counts = torch.zeros((dist.shape[0], max_rank + 1), dtype=torch.float64, device=dev)
             counts.scatter_add_(1, ss.clamp(max=max_rank), torch.ones_like(ss, dtype=torch.float64))
             hits[s:e] = (counts.cumsum(1)[:, :max_rank] / repeats).cpu().numpy()
@@ -576,10 +584,7 @@ def reid_metrics(
             hits[s:e] = first_rank[:, None] <= np.arange(max_rank)[None, :]
     num_valid = int(valid.sum())
     if num_valid == 0:
-        raise ValueError(
-            f"q_pids: none of the {nq} queries has a true match in the gallery (same identity, other camera, "
-            "pid > 0); check that query and gallery ids come from the same split"
-        )
+        _no_valid_query(nq)
     return ReIDMetrics(
         cmc=hits[valid].mean(0),
         mAP=float(ap[valid].mean()),

@@ -192,7 +192,7 @@ def sample_style(attributes: np.ndarray, rng: np.random.Generator) -> Style:
     coat_len = r(0.0, 0.08)
     lower = _pick(r(), cloth, [w * (3.0 if c in ((24, 24, 28), (30, 40, 92), (72, 96, 142)) else 1.0)
                                for c, w in zip(cloth, weights)], avoid=(skin,), min_dist=90)
-    lower2 = _pick(r(), ACCENT, avoid=(lower,), min_dist=150)
+    lower2 = _pick(r(), ACCENT, avoid=(lower, upper), min_dist=130)  # a dress's skirt is the upper colour
     legwear = _pick(r(), ((24, 24, 28), (60, 44, 40), (200, 170, 150))) if female and r() < 0.3 else None
     if legwear is None:
         r()
@@ -210,7 +210,7 @@ def sample_style(attributes: np.ndarray, rng: np.random.Generator) -> Style:
     hat_style = HAT_STYLES[min(int(r() * 3), 2)]
     sunglasses = r() < 0.45
     glasses = _pick(r(), GLASSES_SUN if sunglasses else GLASSES_FRAME, avoid=(skin,), min_dist=110)
-    handbag = _pick(r(), BAG, avoid=(lower, upper), min_dist=110)
+    handbag = _pick(r(), BAG, avoid=(lower, upper), min_dist=130)
     handbag_size = (r(0.07, 0.11), r(0.055, 0.09))
     hand_side = 1 if r() < 0.5 else -1
     shoulderbag = _pick(r(), BAG, avoid=(upper, lower), min_dist=110)
