@@ -170,7 +170,7 @@ class HubMixin:
     @classmethod
     def from_pretrained(cls: type[M], dir_or_hub_id: str | os.PathLike, *, map_location: str = "cpu",
                         revision: str | None = None, **overrides: Any) -> M:
-        """Load a model saved by ``save_pretrained`` from a folder or a Hub id; ``overrides`` replace config fields."""
+        """Load a model saved by ``save_pretrained`` from a folder or a Hub id, in eval mode; ``overrides`` replace config fields."""
         folder = resolve_checkpoint(dir_or_hub_id, revision=revision)
         data = read_config_file(folder)
         if data["architecture"] != cls.architecture:
@@ -184,4 +184,4 @@ class HubMixin:
         model = cls(config)  # type: ignore[call-arg]
         state = load_safetensors(folder / WEIGHTS_NAME)
         load_state_dict_into(model, state, source=folder / WEIGHTS_NAME)  # type: ignore[arg-type]
-        return model.to(map_location)  # type: ignore[attr-defined,return-value]
+        return model.to(map_location).eval()  # type: ignore[attr-defined,return-value]

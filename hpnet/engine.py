@@ -76,9 +76,9 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, found {self.lr}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS.names()}, found {self.optimizer!r}")
+            raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS.names())}, found {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"TrainConfig.scheduler must be one of {SCHEDULERS.names()}, found {self.scheduler!r}")
+            raise ValueError(f"TrainConfig.scheduler must be one of {', '.join(SCHEDULERS.names())}, found {self.scheduler!r}")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda', found {self.device!r}")
         if self.warmup_epochs < 0:

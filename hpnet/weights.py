@@ -94,8 +94,10 @@ def map_pretrainedmodels_bninception(
         bn = {s: f"{theirs}_bn.{s}" for s in BN_SUFFIXES}
         needed = [conv_w, *bn.values()]
         absent = [k for k in needed if k not in state]
-        if absent:
+        known = [conv_w, conv_b, f"{theirs}_bn.num_batches_tracked", *bn.values()]
+        if absent:  # an incomplete layer: report what it lacks, not its other keys as unexpected
             missing.extend(absent)
+            used.update(known)
             continue
         weight = state[conv_w].detach().float().clone()
         bias = state[conv_b].detach().float().clone() if conv_b in state else torch.zeros(weight.shape[0])
@@ -116,7 +118,7 @@ def map_pretrainedmodels_bninception(
         tracked = state.get(f"{theirs}_bn.num_batches_tracked")
         out[f"{ours}.bn.num_batches_tracked"] = (tracked.detach().clone().long() if tracked is not None
                                                  else torch.tensor(0, dtype=torch.long))
-        used.update([conv_w, conv_b, f"{theirs}_bn.num_batches_tracked", *bn.values()])
+        used.update(known)
     ignored = sorted(k for k in state if k.startswith(IGNORED_PREFIXES))
     unexpected = sorted(k for k in state if k not in used and k not in ignored)
     return MappedWeights(out, missing=sorted(missing), unexpected=unexpected, ignored=ignored)

@@ -5,7 +5,13 @@ The web app (``leaderboard.web``) needs the ``server`` extra.
 """
 
 from leaderboard.benchmark import (
-    BENCHMARK_PRESETS, Benchmark, BenchmarkInfo, attribute_benchmark, build_preset, load_benchmark, reid_benchmark,
+    BENCHMARK_PRESETS,
+    Benchmark,
+    BenchmarkInfo,
+    attribute_benchmark,
+    build_preset,
+    load_benchmark,
+    reid_benchmark,
     save_benchmark,
 )
 from leaderboard.service import InvalidSubmission, Leaderboard, default_root
@@ -13,7 +19,21 @@ from leaderboard.store import AuthenticationError, QuotaExceeded, Store
 from leaderboard.submission import ValidationReport, validate_bytes, validate_file
 
 __all__ = [
-    "AuthenticationError", "BENCHMARK_PRESETS", "Benchmark", "BenchmarkInfo", "InvalidSubmission", "Leaderboard",
-    "QuotaExceeded", "Store", "ValidationReport", "attribute_benchmark", "build_preset", "default_root",
-    "load_benchmark", "reid_benchmark", "save_benchmark", "validate_bytes", "validate_file",
+    "BENCHMARK_PRESETS",
+    "AuthenticationError",
+    "Benchmark",
+    "BenchmarkInfo",
+    "InvalidSubmission",
+    "Leaderboard",
+    "QuotaExceeded",
+    "Store",
+    "ValidationReport",
+    "attribute_benchmark",
+    "build_preset",
+    "default_root",
+    "load_benchmark",
+    "reid_benchmark",
+    "save_benchmark",
+    "validate_bytes",
+    "validate_file",
 ]

@@ -11,15 +11,14 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
-
-from pa100k.registry import Registry
 
 from leaderboard.benchmark import BENCHMARK_PRESETS, SYNTHETIC_TEST, build_preset, build_reid, parse_time
 from leaderboard.blobs import UploadTooLarge
 from leaderboard.service import ENV_HOME, InvalidSubmission, Leaderboard
 from leaderboard.store import DEFAULT_DAILY_QUOTA, AuthenticationError, QuotaExceeded
+from pa100k.registry import Registry
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: Registry[tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = Registry("leaderboard command")
@@ -115,10 +114,9 @@ def _options(pairs: Sequence[str]) -> dict:
 @command("add-benchmark", "add a benchmark (a preset such as pa100k-test, or any dataset split)", _add_benchmark_args)
 def cmd_add_benchmark(args: argparse.Namespace) -> int:
     lb = _open(args)
-    kwargs = {k: v for k, v in dict(
-        title=args.title, description=args.description, reference_dataset=args.reference_dataset,
-        max_bytes=args.max_bytes, bootstrap=args.bootstrap,
-    ).items() if v is not None}
+    given = {"title": args.title, "description": args.description, "reference_dataset": args.reference_dataset,
+             "max_bytes": args.max_bytes, "bootstrap": args.bootstrap}
+    kwargs = {k: v for k, v in given.items() if v is not None}
     kwargs.update(public_fraction=args.public_fraction, partition_seed=args.partition_seed,
                   reveal_at=parse_time(args.reveal_at, field_name="--reveal-at"))
     options = _options(args.option)

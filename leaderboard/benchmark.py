@@ -82,7 +82,7 @@ def public_partition(names: np.ndarray, fraction: float, seed: str) -> np.ndarra
     cut = int(fraction * 2**64)
     out = np.empty(len(names), dtype=bool)
     for i, name in enumerate(names):
-        digest = hashlib.sha256(f"{seed}:{name}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
         out[i] = int.from_bytes(digest[:8], "big") < cut
     return out
 
@@ -135,9 +135,9 @@ class BenchmarkInfo:
             "title": self.title,
             "description": self.description,
             "schema": self.schema.to_dict() if self.schema is not None else None,
-            "num_images": int(len(self.names)),
-            "num_queries": int(len(self.query_names)),
-            "num_gallery": int(len(self.gallery_names)),
+            "num_images": len(self.names),
+            "num_queries": len(self.query_names),
+            "num_gallery": len(self.gallery_names),
             "reveal_at": format_time(self.reveal_at),
             "revealed": self.revealed(),
             "max_bytes": self.max_bytes,
@@ -360,18 +360,18 @@ def load_benchmark(root: Path, name: str) -> Benchmark:
         raise ValueError(f"{desc_path}: field 'task' must be one of {', '.join(TASKS)}, found {desc.get('task')!r}")
     with np.load(labels_path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    common = dict(
-        name=desc["name"],
-        task=desc["task"],
-        title=desc.get("title", ""),
-        description=desc.get("description", ""),
-        reveal_at=parse_time(desc.get("reveal_at"), field_name=f"{desc_path}: reveal_at"),
-        max_bytes=int(desc.get("max_bytes") or DEFAULT_MAX_BYTES[desc["task"]]),
-        reference_dataset=desc.get("reference_dataset", ""),
-        bootstrap=int(desc.get("bootstrap", 1000)),
-        created_at=parse_time(desc.get("created_at")),
-        source=desc.get("source") or {},
-    )
+    common = {
+        "name": desc["name"],
+        "task": desc["task"],
+        "title": desc.get("title", ""),
+        "description": desc.get("description", ""),
+        "reveal_at": parse_time(desc.get("reveal_at"), field_name=f"{desc_path}: reveal_at"),
+        "max_bytes": int(desc.get("max_bytes") or DEFAULT_MAX_BYTES[desc["task"]]),
+        "reference_dataset": desc.get("reference_dataset", ""),
+        "bootstrap": int(desc.get("bootstrap", 1000)),
+        "created_at": parse_time(desc.get("created_at")),
+        "source": desc.get("source") or {},
+    }
     if desc["task"] == "attributes":
         info = BenchmarkInfo(schema=AttributeSchema.from_dict(desc["schema"]), names=arrays["names"], **common)
         hidden: AttributeLabels | ReIDLabels = AttributeLabels(
@@ -491,7 +491,8 @@ def build_reid(
         out = []
         for k, (image, _, _) in enumerate(data.subset(subset)):
             if not isinstance(image, Path):
-                raise ValueError(f"{dataset}: {subset}[{k}] holds encoded bytes, not a file; a benchmark needs file names")
+                raise ValueError(  # noqa: TRY004 - a bad value of the dataset, not a programming error
+                    f"{dataset}: {subset}[{k}] holds encoded bytes, not a file; a benchmark needs file names")
             out.append(image.name)
         return np.asarray(out, dtype=str)
 

@@ -16,9 +16,10 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class StagedFile:
     path: Path
     max_bytes: int
     size: int = 0
-    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
     _fh: BinaryIO | None = None
     sha256: str = ""
 
@@ -65,7 +66,7 @@ class StagedFile:
         self._hash.update(chunk)
         self._fh.write(chunk)
 
-    def finish(self) -> "StagedFile":
+    def finish(self) -> StagedFile:
         """Flush and fsync the data; after this the content and its hash are final."""
         if self._fh is not None:
             self._fh.flush()

@@ -7,10 +7,11 @@ are inline SVG (no client-side libraries, no external requests).
 from __future__ import annotations
 
 import html
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from importlib import resources
 from string import Template
-from typing import Any, Sequence
+from typing import Any
 
 from leaderboard.benchmark import BenchmarkInfo
 from leaderboard.service import Board, BoardRow
@@ -28,7 +29,7 @@ def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> Template:
     """A page template shipped in ``leaderboard/templates``."""
     return Template(resources.files("leaderboard").joinpath("templates", name).read_text(encoding="utf-8"))
@@ -141,8 +142,8 @@ def bars_svg(labels: Sequence[str], values: Sequence[float | None], *, title: st
     row, left, right = 18, 150, 60
     plot = width - left - right
     height = row * len(labels) + 30
-    parts = [f'<svg class="bars" role="img" aria-label="{esc(title)}" xmlns="http://www.w3.org/2000/svg" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">', f"<title>{esc(title)}</title>"]
+    parts = [(f'<svg class="bars" role="img" aria-label="{esc(title)}" xmlns="http://www.w3.org/2000/svg" '
+              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'), f"<title>{esc(title)}</title>"]
     for i, (label, v) in enumerate(zip(labels, values)):
         y = 10 + i * row
         parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{esc(label)}</text>')
@@ -192,8 +193,8 @@ def submission_page(sub: SubmissionRecord, info: BenchmarkInfo, visible_parts: S
             when = f"{info.reveal_at:%Y-%m-%d %H:%M} UTC" if info.reveal_at else "a date not yet set"
             parts.append(f'<h2>Private part</h2><p class="note">Revealed at {esc(when)}.</p>')
     primary = "mA" if info.task == "attributes" else "rank1"
-    hist = ['<table class="board"><thead><tr><th>Version</th><th>Scored</th><th>Scorer</th>'
-            f'<th class="num">public {esc(METRIC_LABELS[primary])}</th><th>Reason</th></tr></thead><tbody>']
+    hist = [('<table class="board"><thead><tr><th>Version</th><th>Scored</th><th>Scorer</th>'
+             f'<th class="num">public {esc(METRIC_LABELS[primary])}</th><th>Reason</th></tr></thead><tbody>')]
     for h in history:
         hist.append(f"<tr><td>{h.version}{' (current)' if h.is_current else ''}</td><td>{esc(h.created_at)}</td>"
                     f"<td>{esc(h.scorer)}</td><td class=\"num\">{pct(h.public['metrics'].get(primary))}</td>"

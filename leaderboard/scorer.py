@@ -56,7 +56,7 @@ def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, ro
 
     hidden = benchmark.hidden
     if not isinstance(hidden, AttributeLabels):
-        raise ValueError(f"benchmark {benchmark.name!r} is a {benchmark.info.task} benchmark, not an attribute one")
+        raise TypeError(f"benchmark {benchmark.name!r} is a {benchmark.info.task} benchmark, not an attribute one")
     y_true = hidden.labels[rows]
     y_score = predictions.scores[rows]
     mask = hidden.mask[rows]
@@ -78,7 +78,7 @@ def score_attributes(benchmark: Benchmark, predictions: AttributePredictions, ro
         m = metrics.attribute_metrics(y_true, y_score, mask=mask, convention=conv, score_type=score_type)
         others[conv] = {k: _num(getattr(m, k)) for k in ATTRIBUTE_METRICS}
     return {
-        "n": int(len(rows)),
+        "n": len(rows),
         "convention": PRIMARY_CONVENTION,
         "score_type": score_type,
         "metrics": {k: _num(getattr(main, k)) for k in ATTRIBUTE_METRICS},
@@ -114,7 +114,7 @@ def score_reid(benchmark: Benchmark, predictions: ReIDFeatures | ReIDRanking, ro
 
     hidden = benchmark.hidden
     if not isinstance(hidden, ReIDLabels):
-        raise ValueError(f"benchmark {benchmark.name!r} is a {benchmark.info.task} benchmark, not a ReID one")
+        raise TypeError(f"benchmark {benchmark.name!r} is a {benchmark.info.task} benchmark, not a ReID one")
     info = benchmark.info
     if isinstance(predictions, ReIDFeatures):
         query, gallery = predictions.query_features[rows], predictions.gallery_features
@@ -134,7 +134,7 @@ def score_reid(benchmark: Benchmark, predictions: ReIDFeatures | ReIDRanking, ro
             c = metrics.bootstrap_ci(metrics.sample_mean, per_query, n=n_boot, seed=seed)
             ci[key] = {"low": _num(c.low), "high": _num(c.high)}
     return {
-        "n": int(len(rows)),
+        "n": len(rows),
         "protocol": info.protocol,
         "source": source,
         "metrics": scores,

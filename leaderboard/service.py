@@ -13,19 +13,34 @@ import csv
 import io
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlparse
 
 from leaderboard.benchmark import (
-    Benchmark, BenchmarkInfo, SYNTHETIC_TEST, build_preset, format_time, list_benchmarks, load_benchmark,
-    save_benchmark, utcnow, with_reveal,
+    SYNTHETIC_TEST,
+    Benchmark,
+    BenchmarkInfo,
+    build_preset,
+    format_time,
+    list_benchmarks,
+    load_benchmark,
+    save_benchmark,
+    utcnow,
+    with_reveal,
 )
 from leaderboard.blobs import BlobStore, StagedFile
 from leaderboard.scorer import ATTRIBUTE_METRICS, score, scorer_id
 from leaderboard.store import (
-    AuthenticationError, QuotaExceeded, ScoreRecord, Store, SubmissionRecord, TokenOwner, sqlite_url,
+    AuthenticationError,
+    QuotaExceeded,
+    ScoreRecord,
+    Store,
+    SubmissionRecord,
+    TokenOwner,
+    sqlite_url,
 )
 from leaderboard.submission import ParsedSubmission, ValidationReport, safe_display_name, validate_bytes
 
@@ -343,7 +358,7 @@ class Leaderboard:
             writer.writerows(table)
             return buf.getvalue()
         if fmt in ("md", "markdown"):
-            esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+            esc = lambda s: str(s).replace("|", "\\|")
             lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(esc(c) for c in line) + " |" for line in table]
             title = f"{board.benchmark.title or board.benchmark.name} ({board.part} part)"

@@ -18,15 +18,15 @@ import hashlib
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from pa100k.registry import Registry
-
 from leaderboard.benchmark import format_time, utcnow
+from pa100k.registry import Registry
 
 SCHEMA_VERSION = 1
 DEFAULT_DAILY_QUOTA = 5

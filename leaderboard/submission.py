@@ -21,9 +21,10 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +137,7 @@ class ValidationReport:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ValidationReport":
+    def from_dict(cls, d: dict[str, Any]) -> ValidationReport:
         """Inverse of :meth:`to_dict`."""
         probs = [Problem(**{k: v for k, v in p.items() if k != "text"}) for p in d.get("problems", [])]
         return cls(

@@ -155,7 +155,7 @@ async def receive_upload(request: Request, lb: Leaderboard, max_file_bytes: int)
     except UploadError:
         _discard(form)
         raise
-    except Exception as exc:  # malformed multipart bodies
+    except ValueError as exc:  # malformed multipart bodies (python-multipart's parse errors are ValueErrors)
         _discard(form)
         log.debug("bad multipart body: %s", exc)
         raise UploadError(400, f"malformed multipart body ({type(exc).__name__})") from None

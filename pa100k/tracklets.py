@@ -37,7 +37,7 @@ class TrackletConfig:
     frame_attributes: tuple[str, ...] = ("Front", "Side", "Back")
     max_label_distance: int = 1  # labels (outside frame_attributes) that linked images may disagree on
     neighbours: int = 4  # k of the mutual k-nearest-neighbour links; 0 turns them off
-    link_quantile: float = 0.01  # a mutual-neighbour link needs a distance below this quantile of different people
+    link_quantile: float = 0.003  # a mutual-neighbour link needs a distance below this quantile of different people
     consecutive: bool | None = None  # link neighbours in name order; None: only if the order looks informative
     consecutive_quantile: float = 0.05  # the (looser) quantile for consecutive links
     sample_pairs: int = 50_000  # random pairs used to set the thresholds

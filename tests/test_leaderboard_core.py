@@ -16,11 +16,16 @@ import pytest
 
 from leaderboard.__main__ import main as cli
 from leaderboard.benchmark import (
-    attribute_benchmark, list_benchmarks, load_benchmark, public_partition, reid_benchmark, utcnow,
+    attribute_benchmark,
+    list_benchmarks,
+    load_benchmark,
+    public_partition,
+    reid_benchmark,
+    utcnow,
 )
 from leaderboard.scorer import PRIMARY_CONVENTION, score
 from leaderboard.service import InvalidSubmission, Leaderboard
-from leaderboard.store import AuthenticationError, QuotaExceeded, Store, sqlite_url
+from leaderboard.store import AuthenticationError, QuotaExceeded, Store
 from leaderboard.submission import validate_bytes
 from pa100k.attribute_set import AttributeSet
 from pa100k.schemas import get_schema
@@ -136,6 +141,7 @@ def test_pa100k_test_benchmark_reads_annotation_mat(tmp_path):
 # ------------------------------------------------------------------------------------------ scoring
 
 
+@pytest.mark.filterwarnings("ignore::pa100k.metrics.UndefinedMetricWarning")
 def test_correct_submission_scores_exactly_what_pa100k_metrics_gives(tmp_path):
     from pa100k.metrics import attribute_metrics, list_conventions
 
@@ -482,9 +488,8 @@ def test_cli_add_user_submit_list_show_export_rescore(tmp_path, capsys, monkeypa
 def test_cli_init_builds_the_synthetic_benchmark_and_takes_a_benchmarks_run_prediction(tmp_path, monkeypatch, capsys):
     """The built-in benchmark from the tiny synthetic preset, and predictions.csv as benchmarks.run writes it."""
     pytest.importorskip("pa100k.loaders.synthetic")
-    from benchmarks.rundir import write_predictions as run_write_predictions
-
     import pa100k
+    from benchmarks.rundir import write_predictions as run_write_predictions
 
     monkeypatch.setenv("PA100K_HOME", str(tmp_path / "home"))
     root = tmp_path / "lb"

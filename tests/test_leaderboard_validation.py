@@ -412,9 +412,9 @@ def npz_bytes(**arrays) -> bytes:
 
 def good_npz(**override):
     rng = np.random.default_rng(0)
-    arrays = dict(query_features=rng.standard_normal((6, 8)).astype(np.float32),
-                  gallery_features=rng.standard_normal((10, 8)).astype(np.float32),
-                  query_names=np.array(QN), gallery_names=np.array(GN))
+    arrays = {"query_features": rng.standard_normal((6, 8)).astype(np.float32),
+              "gallery_features": rng.standard_normal((10, 8)).astype(np.float32),
+              "query_names": np.array(QN), "gallery_names": np.array(GN)}
     arrays.update(override)
     return {k: v for k, v in arrays.items() if v is not None}
 

@@ -138,6 +138,16 @@ def test_attribute_metrics_deepmar_nan_for_attribute_without_negatives():
     assert m.mA_j[1] == pytest.approx(0.75)  # TP 1/1, TN 1/2
 
 
+def test_attribute_metrics_deepmar_without_any_positive_sample_gives_nan_instance_metrics():
+    y = np.zeros((3, 2), dtype=np.uint8)
+    p = np.array([[0.9, 0.1], [0.2, 0.3], [0.6, 0.7]])
+    m = attribute_metrics(y, p, convention="deepmar")
+    assert m.num_instance_samples == 0
+    assert all(math.isnan(v) for v in (m.accuracy, m.precision, m.recall, m.f1))
+    r = attribute_metrics(y, p, convention="rethinking")  # eps: every sample averaged, all ratios 0
+    assert (r.accuracy, r.precision, r.recall, r.f1, r.mA) == (0.0, 0.0, 0.0, 0.0, 0.25)
+
+
 def test_attribute_metrics_threshold_overrides_the_convention_default():
     m = attribute_metrics(Y, P, convention="rethinking", threshold=0.45)
     assert m.threshold == 0.45

@@ -32,19 +32,19 @@ def _check_size(size: Sequence[int]) -> tuple[int, int]:
 
 
 class _Decode(Dataset):
-    """Image ``i`` of ``refs`` decoded and resized to ``size`` as a uint8 (3, H, W) tensor."""
+    """Image ``i`` of ``refs`` decoded and resized to ``size`` (bilinear, antialiased) as a uint8 (3, H, W) tensor."""
 
     def __init__(self, refs: Sequence[ImageRef], names: Sequence[str], size: tuple[int, int]) -> None:
-        from torchvision.transforms import v2
-
-        self.refs, self.names = refs, names
-        self.resize = v2.Compose([v2.ToImage(), v2.Resize(size, antialias=True)])
+        self.refs, self.names, self.size = refs, names, size
 
     def __len__(self) -> int:
         return len(self.refs)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.resize(open_image(self.refs[i], name=self.names[i])).as_subclass(torch.Tensor)
+        from PIL import Image
+
+        image = open_image(self.refs[i], name=self.names[i]).resize((self.size[1], self.size[0]), Image.BILINEAR)
+        return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
 
 
 def _stack(items: list[torch.Tensor]) -> torch.Tensor:

@@ -296,6 +296,8 @@ def fit_identity(
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
     sampler = None
     if instances_per_id:
+        if not hasattr(train_dataset, "labels"):
+            raise ValueError(f"{desc}: P×K batches (instances_per_id) need train_dataset.labels, one identity per item")
         sampler = IdentityBatchSampler(train_dataset.labels, config.batch_size, instances_per_id, num_batches=steps,
                                        seed=config.seed)
 
@@ -383,7 +385,6 @@ def _save_last(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, s
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "scaler": scaler.state_dict(), "rng": torch.get_rng_state(), "config": _resume_key(config),
              "epoch": epoch, "history": json.dumps(history), "best_epoch": best_epoch, "best_acc": best_acc}
-    state["scheduler"].pop("lr_lambdas", None)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 

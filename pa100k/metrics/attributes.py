@@ -296,13 +296,10 @@ def _compute(t: _Tallies, cfg: ConventionConfig, weights: np.ndarray | None, div
     num_a = t.y.shape[1]
     if weights is None:
         tp, pos, pred, known = (x.astype(np.float64) for x in (t.tp, t.pos, t.pred, t.known))
-        num = {}
+        means = {}
         for k in averaged:
             v = ratios[k] if include is None else ratios[k][include]
-            num[k] = np.float64(v.sum()) if v.size else np.float64(0.0)
-        count = np.float64(t.y.shape[0] if include is None else include.sum())
-        means = {k: (np.float64(np.mean(ratios[k] if include is None else ratios[k][include])) if count else
-                     div(num[k], count, lzd, f"instance {k} over no samples")) for k in averaged}
+            means[k] = np.float64(np.mean(v)) if v.size else div(0.0, 0.0, lzd, f"instance {k} over no samples")
     else:
         # one matrix product gives every weighted count: label indicators and per-sample ratios
         inc = np.ones(t.y.shape[0]) if include is None else include.astype(np.float64)
@@ -316,7 +313,10 @@ def _compute(t: _Tallies, cfg: ConventionConfig, weights: np.ndarray | None, div
         design[:, -1] = inc
         sums = weights @ design
         pos, pred, tp = (sums[:, c * num_a : (c + 1) * num_a] for c in range(3))
-        known = sums[:, 3 * num_a : 4 * num_a] if t.m is not None else weights.sum(axis=1, keepdims=True) + 0 * pos
+        if t.m is not None:
+            known = sums[:, 3 * num_a : 4 * num_a]
+        else:
+            known = np.broadcast_to(weights.sum(axis=1, keepdims=True), pos.shape)
         means = {k: div(sums[:, base + c], sums[:, -1], lzd, f"instance {k} over no samples")
                  for c, k in enumerate(averaged)}
     fp = pred - tp
