@@ -57,9 +57,9 @@ class ELFMMConfig:
     bins: int = 16
     n_jobs: int = -1  # ELF extraction processes (-1: one per core)
     chunk_size: int = 256
-    C_grid: tuple[float, ...] = (0.001, 0.01, 0.1)
-    solver: str = "torch"
-    max_iter: int = 500
+    C_grid: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2)
+    solver: str = "newton"
+    max_iter: int = 50
     device: str = "auto"
 
     def elf(self) -> ELFConfig:
@@ -73,9 +73,9 @@ class ELFMMConfig:
 
 
 ELF_MM_PRESETS: Registry[ELFMMConfig] = Registry("ELF-mm preset")
-ELF_MM_PRESETS.add("tiny", ELFMMConfig(height=32, width=16, n_jobs=1, chunk_size=64, C_grid=(0.01, 0.1), max_iter=100))
+ELF_MM_PRESETS.add("tiny", ELFMMConfig(height=32, width=16, n_jobs=1, chunk_size=64, C_grid=(0.01, 0.1), max_iter=20))
 ELF_MM_PRESETS.add("cpu", ELFMMConfig())
-ELF_MM_PRESETS.add("paper", ELFMMConfig(C_grid=(0.0001, 0.001, 0.01, 0.1)))
+ELF_MM_PRESETS.add("paper", ELFMMConfig(C_grid=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2)))
 
 
 def run_elf_mm(data: AttributeSet, config: ELFMMConfig = ELFMMConfig(), *, cache_dir: Path | None = None,
@@ -106,9 +106,9 @@ class FCMMConfig:
     input_size: tuple[int, int] | None = None  # None: the network's own square input (224 or 227)
     batch_size: int = 64
     num_workers: int = 0
-    C_grid: tuple[float, ...] = (0.001, 0.01, 0.1)
-    solver: str = "torch"
-    max_iter: int = 500
+    C_grid: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2)
+    solver: str = "newton"
+    max_iter: int = 50
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -126,9 +126,9 @@ class FCMMConfig:
 
 
 FC_MM_PRESETS: Registry[FCMMConfig] = Registry("FC-mm preset")
-FC_MM_PRESETS.add("tiny", FCMMConfig(input_size=(64, 64), batch_size=16, C_grid=(0.01, 0.1), max_iter=100))
+FC_MM_PRESETS.add("tiny", FCMMConfig(input_size=(64, 64), batch_size=16, C_grid=(0.01, 0.1), max_iter=20))
 FC_MM_PRESETS.add("cpu", FCMMConfig(batch_size=32))
-FC_MM_PRESETS.add("paper", FCMMConfig(batch_size=128, num_workers=8, C_grid=(0.0001, 0.001, 0.01, 0.1)))
+FC_MM_PRESETS.add("paper", FCMMConfig(batch_size=128, num_workers=8, C_grid=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2)))
 
 
 def run_fc_mm(data: AttributeSet, weights: str | os.PathLike, config: FCMMConfig = FCMMConfig(), *,

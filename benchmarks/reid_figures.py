@@ -144,7 +144,7 @@ def ablation_bars(path: str | Path, bars: Sequence[AblationBar], *, title: str =
         raise ValueError("ablation_bars: no bar to draw")
     plt = _pyplot()
     fig, (gax, ax) = plt.subplots(1, 2, figsize=(7.5, 0.55 * len(bars) + 1.3), sharey=True,
-                                  gridspec_kw={"width_ratios": [1, 8], "wspace": 0.02})
+                                  gridspec_kw={"width_ratios": [1, 8]})
     ys = np.arange(len(bars))[::-1].astype(float)
     values = np.array([100.0 * b.value for b in bars])
     errors = None
@@ -153,13 +153,15 @@ def ablation_bars(path: str | Path, bars: Sequence[AblationBar], *, title: str =
                            for b in bars]).T
     ax.barh(ys, values, color=[b.color for b in bars], edgecolor="#333333", linewidth=0.6, height=0.7,
             xerr=errors, capsize=3, error_kw={"elinewidth": 0.8, "ecolor": "#555555"})
-    for y, v in zip(ys, values):
-        ax.text(v + 0.5, y, f"{v:.1f}", va="center", fontsize=8)
+    right = values if errors is None else values + errors[1]
+    span = min(100.0, max(right.max() * 1.15, 5.0))
+    for y, v, r in zip(ys, values, right):
+        ax.text(r + 0.01 * span, y, f"{v:.1f}", va="center", fontsize=8)
     ax.set_yticks(ys)
     ax.set_yticklabels([b.label for b in bars], fontsize=8)
     ax.tick_params(axis="y", labelleft=False)
     ax.set_xlabel(xlabel)
-    ax.set_xlim(0, min(100.0, max(values.max() * 1.25, 5.0)))
+    ax.set_xlim(0, span)
     ax.grid(axis="x", alpha=0.3)
     for y, b in zip(ys, bars):
         _glyph(gax, y, b.paths)
@@ -169,7 +171,8 @@ def ablation_bars(path: str | Path, bars: Sequence[AblationBar], *, title: str =
     gax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.97, bottom=0.8 / fig.get_figheight(), top=1 - 0.45 / fig.get_figheight(),
+                        wspace=0.02)
     _save(fig, Path(path))
 
 

@@ -152,7 +152,7 @@ def _row_slug(row: str) -> str:
 class ReIDSession:
     """The data, trainer and evaluation of one ReID run folder (used by the runner and by ``benchmarks.ablate``)."""
 
-    def __init__(self, cfg: Any, out: Path, *, extra_keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, cfg: Any, out: Path) -> None:
         from hpnet.reid import ReIDTrainer, apply_overrides
         from pa100k.reid import merge_train
 
@@ -165,7 +165,6 @@ class ReIDSession:
             head, _, rest = key.partition(".")
             if head in self.loader_options and rest:
                 self.loader_options[head][rest] = overrides.pop(key)
-        self.extra = {k: overrides.pop(k) for k in extra_keys if k in overrides}
         self.preset = apply_overrides(cfg.preset, overrides)
         self.sets = {name: self._load(name) for name in self.datasets}
         for rs in self.sets.values():

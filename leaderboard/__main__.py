@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from leaderboard.benchmark import BENCHMARK_PRESETS, SYNTHETIC_TEST, build_preset, build_reid, parse_time
-from leaderboard.blobs import UploadTooLarge
-from leaderboard.service import ENV_HOME, InvalidSubmission, Leaderboard
+from leaderboard.service import ENV_HOME, InvalidSubmission, Leaderboard, pct
 from leaderboard.store import DEFAULT_DAILY_QUOTA, AuthenticationError, QuotaExceeded
 from pa100k.registry import Registry
 
@@ -38,23 +37,19 @@ def _open(args: argparse.Namespace) -> Leaderboard:
     return Leaderboard(args.root, args.db)
 
 
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
-
-
 def _print_scores(scores: dict) -> None:
     for part, res in scores.items():
         ci = res.get("ci", {})
         cells = []
         for k, v in res["metrics"].items():
-            text = f"{k} {_pct(v)}"
+            text = f"{k} {pct(v, '-')}"
             if k in ci:
-                text += f" [{_pct(ci[k]['low'])}, {_pct(ci[k]['high'])}]"
+                text += f" [{pct(ci[k]['low'])}, {pct(ci[k]['high'])}]"
             cells.append(text)
         label = res.get("convention") or res.get("protocol")
         print(f"{part:<8} ({res['n']} rows, {label}): " + ", ".join(cells))
         for conv, metrics in (res.get("conventions") or {}).items():
-            print(f"{'':<8} {conv:>18}: " + ", ".join(f"{k} {_pct(v)}" for k, v in metrics.items()))
+            print(f"{'':<8} {conv:>18}: " + ", ".join(f"{k} {pct(v, '-')}" for k, v in metrics.items()))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -210,7 +205,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except InvalidSubmission as exc:
         print(exc.report.to_text(), file=sys.stderr)
         return 1
-    except (AuthenticationError, QuotaExceeded, UploadTooLarge) as exc:
+    except (AuthenticationError, QuotaExceeded) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"submission {result.id} stored")
@@ -235,7 +230,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{'id':>5}  {'benchmark':<16} {'user':<12} {'method':<24} {'public':>8}  date")
     for s in subs:
         primary = "mA" if "mA" in s.score.public["metrics"] else "rank1"
-        print(f"{s.id:>5}  {s.benchmark:<16} {s.user:<12} {s.method[:24]:<24} {_pct(s.score.public['metrics'][primary]):>8}"
+        print(f"{s.id:>5}  {s.benchmark:<16} {s.user:<12} {s.method[:24]:<24} {pct(s.score.public['metrics'][primary], '-'):>8}"
               f"  {s.created_at}")
     return 0
 

@@ -14,7 +14,7 @@ from string import Template
 from typing import Any
 
 from leaderboard.benchmark import BenchmarkInfo
-from leaderboard.service import Board, BoardRow
+from leaderboard.service import Board, BoardRow, pct
 from leaderboard.store import ScoreRecord, SubmissionRecord
 from leaderboard.submission import MAX_EXAMPLES
 
@@ -38,11 +38,6 @@ def template(name: str) -> Template:
 def page(title: str, content: str, nav: str = "") -> str:
     """A full HTML page around ``content`` (already HTML)."""
     return template("layout.html").substitute(title=esc(title), content=content, nav=nav)
-
-
-def pct(v: float | None) -> str:
-    """A fraction as a percentage with two decimals (empty for None)."""
-    return "" if v is None else f"{100.0 * v:.2f}"
 
 
 def size_text(n: int) -> str:

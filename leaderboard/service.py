@@ -15,14 +15,17 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from leaderboard.benchmark import (
+    BENCHMARK_FILE,
     SYNTHETIC_TEST,
     Benchmark,
     BenchmarkInfo,
+    benchmark_dir,
     build_preset,
     format_time,
     list_benchmarks,
@@ -31,7 +34,7 @@ from leaderboard.benchmark import (
     utcnow,
     with_reveal,
 )
-from leaderboard.blobs import BlobStore, StagedFile
+from leaderboard.blobs import BlobStore, StagedFile, UploadTooLarge
 from leaderboard.scorer import ATTRIBUTE_METRICS, score, scorer_id
 from leaderboard.store import (
     AuthenticationError,
@@ -42,7 +45,7 @@ from leaderboard.store import (
     TokenOwner,
     sqlite_url,
 )
-from leaderboard.submission import ParsedSubmission, ValidationReport, safe_display_name, validate_bytes
+from leaderboard.submission import ParsedSubmission, ValidationReport, safe_display_name, validate_bytes, validate_file
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +174,6 @@ class Leaderboard:
 
     def benchmark(self, name: str) -> Benchmark:
         """Benchmark ``name`` (hidden labels included), cached until its files change."""
-        from leaderboard.benchmark import BENCHMARK_FILE, benchmark_dir
-
         path = benchmark_dir(self.root, name) / BENCHMARK_FILE
         mtime = path.stat().st_mtime if path.is_file() else -1.0
         hit = self._cache.get(name)
@@ -188,7 +189,7 @@ class Leaderboard:
         """Public descriptions of the registered benchmarks."""
         return [self.benchmark(n).info for n in self.store.benchmark_names()]
 
-    def set_reveal(self, name: str, reveal_at) -> BenchmarkInfo:
+    def set_reveal(self, name: str, reveal_at: datetime | None) -> BenchmarkInfo:
         """Change when the private part of ``name`` is revealed (None: not scheduled)."""
         bench = with_reveal(self.benchmark(name), reveal_at)
         save_benchmark(bench, self.root)
@@ -209,8 +210,6 @@ class Leaderboard:
 
     def validate(self, path: str | Path, benchmark: str) -> ParsedSubmission:
         """Validate a local file against a benchmark's public description (reads the file only if under the cap)."""
-        from leaderboard.submission import validate_file
-
         return validate_file(path, self.benchmark(benchmark).info)
 
     def score_file(self, path: str | Path, benchmark: str, *, bootstrap: int | None = None) -> tuple[ValidationReport, dict | None]:
@@ -220,15 +219,15 @@ class Leaderboard:
             return parsed.report, None
         return parsed.report, score(self.benchmark(benchmark), parsed.predictions, bootstrap=bootstrap)
 
-    def stage(self, chunks: Iterable[bytes], benchmark: str) -> StagedFile:
-        """Receive an upload into ``tmp/`` under the benchmark's size cap (raises UploadTooLarge early)."""
-        return self.blobs.stage_chunks(chunks, self.benchmark(benchmark).info.max_bytes)
-
     def submit_file(self, path: str | Path, *, benchmark: str, token: str, method: str, paper_url: str = "",
                     description: str = "") -> SubmissionResult:
         """Submit a local file (the CLI): stage a copy, then :meth:`submit_staged`."""
         self.check_quota(self.store.authenticate(token))
-        staged = self.blobs.stage_file(path, self.benchmark(benchmark).info.max_bytes)
+        info = self.benchmark(benchmark).info
+        try:
+            staged = self.blobs.stage_file(path, info.max_bytes)
+        except UploadTooLarge:
+            raise InvalidSubmission(validate_file(path, info).report) from None  # the size problem, file unread
         return self.submit_staged(staged, benchmark=benchmark, token=token, method=method, paper_url=paper_url,
                                   description=description, file_name=Path(path).name)
 
@@ -267,7 +266,7 @@ class Leaderboard:
             file_sha256=parsed.report.sha256, file_size=len(data), file_name=display, format=parsed.report.format,
             report=parsed.report.to_dict(), score=record,
         )
-        log.info("submission %d on %s by %s (%s): public %s", sid, benchmark, owner.user, method,
+        log.debug("submission %d on %s by %s (%s): public %s", sid, benchmark, owner.user, method,
                  scores["public"]["metrics"])
         return SubmissionResult(id=sid, report=parsed.report, public=scores["public"])
 
@@ -345,10 +344,10 @@ class Leaderboard:
         for r in board.rows:
             line = [str(r.rank or ""), r.method, "paper" if r.reference else "submission", r.user]
             for k in board.metrics:
-                line.append(_pct(r.metrics.get(k)))
+                line.append(pct(r.metrics.get(k)))
                 if k in ("mA", "rank1", "mAP"):
                     ci = r.ci.get(k, {})
-                    line += [_pct(ci.get("low")), _pct(ci.get("high"))]
+                    line += [pct(ci.get("low")), pct(ci.get("high"))]
             line += [r.date, r.paper_url]
             table.append(line)
         if fmt == "csv":
@@ -382,5 +381,6 @@ class Leaderboard:
         return problems
 
 
-def _pct(v: float | None) -> str:
-    return "" if v is None else f"{100.0 * v:.2f}"
+def pct(v: float | None, empty: str = "") -> str:
+    """A fraction as a percentage with two decimals, as the paper's tables print them (``empty`` for None)."""
+    return empty if v is None else f"{100.0 * v:.2f}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -136,29 +137,53 @@ def _different_person_distances(
     return 1.0 - np.einsum("ij,ij->i", desc[a], desc[b])
 
 
+MAX_LABEL_FLIPS = 1000  # beyond this many compatible label vectors per vector, search all pairs instead
+
+
+def _candidate_blocks(pos: np.ndarray, neg: np.ndarray, max_distance: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(queries, candidates)`` index pairs that together hold every label-compatible pair of images.
+
+    With every stable label known, images with the same label vector form a block whose candidates are the
+    images whose vectors differ in at most ``max_distance`` bits (found by flipping bits, not by comparing all
+    pairs); with unknown labels, or too many flips, one block holds everything.
+    """
+    n, a = pos.shape
+    everything = np.arange(n)
+    flips = [sum(1 << j for j in c) for d in range(1, max_distance + 1) for c in combinations(range(a), d)]
+    if a > 62 or len(flips) > MAX_LABEL_FLIPS or (pos + neg < 1).any():
+        return [(everything, everything)]
+    signature = pos.astype(np.int64) @ (np.int64(1) << np.arange(a, dtype=np.int64))
+    uniq, inverse = np.unique(signature, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    members = np.split(order, np.cumsum(np.bincount(inverse.reshape(-1)))[:-1])
+    where = {s: g for g, s in enumerate(uniq.tolist())}
+    blocks = []
+    for g, s in enumerate(uniq.tolist()):
+        near = [members[g]] + [members[where[s ^ f]] for f in flips if s ^ f in where]
+        blocks.append((members[g], np.concatenate(near)))
+    return blocks
+
+
 def _mutual_neighbour_links(
     desc: np.ndarray, pos: np.ndarray, neg: np.ndarray, threshold: float, config: TrackletConfig
 ) -> np.ndarray:
     """``(m, 2)`` pairs that are among each other's k nearest label-compatible neighbours, closer than threshold."""
     from tqdm.auto import tqdm
 
-    n, k = len(desc), min(config.neighbours, len(desc) - 1)
-    if k <= 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    src, dst = [], []
-    starts = range(0, n, config.batch_size)
-    for start in tqdm(starts, desc="neighbours", unit="block", disable=n < 20_000, leave=False):
-        stop = min(start + config.batch_size, n)
-        sim = desc[start:stop] @ desc.T  # (b, n)
-        disagree = pos[start:stop] @ neg.T + neg[start:stop] @ pos.T
-        sim[disagree > config.max_label_distance] = -np.inf
-        sim[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        near = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        near_sim = np.take_along_axis(sim, near, axis=1)
-        ok = near_sim > 1.0 - threshold
-        rows = np.broadcast_to(np.arange(start, stop)[:, None], near.shape)
-        src.append(rows[ok])
-        dst.append(near[ok])
+    n, k = len(desc), config.neighbours
+    src, dst = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    blocks = _candidate_blocks(pos, neg, config.max_label_distance)
+    for queries, candidates in tqdm(blocks, desc="neighbours", unit="block", disable=n < 20_000, leave=False):
+        kk = min(k, len(candidates))
+        for start in range(0, len(queries), config.batch_size):
+            q = queries[start:start + config.batch_size]
+            sim = desc[q] @ desc[candidates].T  # (b, c)
+            disagree = pos[q] @ neg[candidates].T + neg[q] @ pos[candidates].T
+            sim[(disagree > config.max_label_distance) | (q[:, None] == candidates[None, :])] = -np.inf
+            near = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+            ok = np.take_along_axis(sim, near, axis=1) > 1.0 - threshold
+            src.append(np.broadcast_to(q[:, None], near.shape)[ok])
+            dst.append(candidates[near][ok])
     src_all, dst_all = np.concatenate(src), np.concatenate(dst)
     mutual = np.isin(dst_all * n + src_all, src_all * n + dst_all) & (src_all < dst_all)  # each pair once
     return np.stack([src_all[mutual], dst_all[mutual]], axis=1)

@@ -256,6 +256,16 @@ def test_invalid_submission_is_refused_and_leaves_nothing(board, tmp_path):
     assert board.store.counts()["submissions"] == 0 and not any((tmp_path / "lb" / "tmp").iterdir())
 
 
+def test_file_over_the_cap_is_refused_before_staging_it_whole(tmp_path):
+    lb = Leaderboard(tmp_path / "lb")
+    lb.add_benchmark(toy_benchmark(max_bytes=2000))
+    token = lb.store.add_user("alice")
+    with pytest.raises(InvalidSubmission) as err:
+        lb.submit_file(write_predictions(tmp_path / "p.csv"), benchmark="toy-test", token=token, method="m")
+    assert err.value.report.counts == {"size": 1} and "accepts at most 2000" in str(err.value)
+    assert lb.store.counts()["submissions"] == 0 and not list((lb.root / "tmp").glob("upload-*"))
+
+
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://x/y", "http://"])
 def test_paper_link_must_be_http(board, tmp_path, url):
     token = board.store.add_user("alice")

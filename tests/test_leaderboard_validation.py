@@ -499,6 +499,22 @@ def test_ranking_with_too_few_columns():
     assert only(report, "missing-column")[0].message == "required column 'rank5' is missing"
 
 
+def test_reid_example_files_in_the_package_are_valid():
+    from importlib import resources
+
+    folder = resources.files("leaderboard").joinpath("examples")
+    npz = folder.joinpath("reid_features.npz").read_bytes()
+    with np.load(io.BytesIO(npz)) as z:
+        qn, gn = z["query_names"], z["gallery_names"]
+    pid = lambda names: np.array([int(n[:4]) for n in names])
+    cam = lambda names: np.array([int(n[6]) for n in names])
+    info = reid_benchmark("example-reid", qn, pid(qn), cam(qn), gn, pid(gn), cam(gn), partition_seed="p",
+                          public_fraction=0.5, bootstrap=0).info
+    for data in (npz, folder.joinpath("reid_ranking.csv").read_bytes()):
+        parsed = validate_bytes(data, info)
+        assert parsed.report.ok, parsed.report.to_text()
+
+
 def test_validate_file_names_a_missing_file(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         validate_file(tmp_path / "nope.csv", INFO)

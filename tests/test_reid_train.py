@@ -276,8 +276,8 @@ def test_trainer_stagewise_shares_mda_modules_and_resumes(tmp_path):
         assert torch.equal(value, full.afnet.mdas["mda3"].state_dict()[key])
     trunk = pruned.backbone.state_dict()
     assert all(torch.equal(v, trunk[k]) for k, v in trainer.mnet().backbone.state_dict().items())
-    trainer.hpnet(MDA_ABLATIONS.get("naive"), save=False)
-    assert {"mda1_to1", "mda2_to2", "mda3_to3"} <= set(trainer.records)
+    trainer.hpnet(((1, 3),), save=False)  # a new direction set trains its own module
+    assert "mda1_to3" in trainer.records and "mda2_to123" in trainer.records
 
     resumed = ReIDTrainer(items, preset="tiny", out_dir=tmp_path / "train", seed=0, resume=True, progress=False)
     mnet = resumed.mnet()

@@ -90,10 +90,19 @@ DistanceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 DISTANCES: Registry[DistanceFn] = Registry("ReID distance metric")
 
 
+def _inner_products(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``q @ g.T``. On the CPU through numpy's BLAS (OpenBLAS in the standard wheels), which runs float32
+    products about twice as fast as torch's MKL build on AMD processors; its threads follow
+    ``OPENBLAS_NUM_THREADS`` (or ``threadpoolctl``). On a GPU with torch."""
+    if q.device.type == "cpu":
+        return torch.from_numpy(q.numpy() @ g.numpy().T)
+    return q @ g.T
+
+
 @DISTANCES.register("cosine")
 def _cosine(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """1 - cos(q, g); ``q`` and ``g`` are already L2-normalised by :func:`_prepare_features`."""
-    return torch.addmm(torch.ones((), dtype=q.dtype, device=q.device), q, g.T, beta=1, alpha=-1)
+    return _inner_products(q, g).neg_().add_(1.0)
 
 
 @DISTANCES.register("sqeuclidean")
@@ -101,7 +110,7 @@ def _sqeuclidean(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """|q|² + |g|² - 2 q·g (torchreid's ``euclidean``), not clamped."""
     qq = (q * q).sum(1, keepdim=True)
     gg = (g * g).sum(1).unsqueeze(0)
-    return torch.addmm(qq + gg, q, g.T, beta=1, alpha=-2)
+    return _inner_products(q, g).mul_(-2.0).add_(qq).add_(gg)
 
 
 @DISTANCES.register("euclidean")
