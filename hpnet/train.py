@@ -92,7 +92,7 @@ TRAIN_PRESETS.add("half", replace(TRAIN_PRESETS.get("paper"), name="half", model
 TRAIN_PRESETS.add("cpu", TrainPreset(
     "cpu", "cpu",
     mnet=_sgd(6, 0.05, 32, warmup_epochs=0.5),
-    mda=_sgd(1, 0.01, 32),
+    mda=_sgd(2, 0.01, 32, max_steps_per_epoch=60),  # fine-tuning from M-net: 120 steps per MDA module
     fusion=TrainConfig(epochs=15, batch_size=128, lr=1e-3, optimizer="adamw", weight_decay=5e-2, scheduler="cosine"),
     end_to_end=_sgd(2, 0.01, 32),
     cache_images=True,
@@ -208,10 +208,12 @@ class StageRecord:
     history: list[dict[str, float]]
     best_epoch: int
     best_val_mA: float
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads): less sensitive to a shared machine
 
     @classmethod
-    def from_result(cls, result: TrainResult, seconds: float) -> "StageRecord":
-        return cls(seconds=seconds, history=result.history, best_epoch=result.best_epoch, best_val_mA=result.best_val_mA)
+    def from_result(cls, result: TrainResult, seconds: float, cpu_seconds: float = 0.0) -> "StageRecord":
+        return cls(seconds=seconds, history=result.history, best_epoch=result.best_epoch, best_val_mA=result.best_val_mA,
+                   cpu_seconds=cpu_seconds)
 
 
 @dataclass
@@ -314,10 +316,10 @@ class _State:
 
 def _timed_fit(model: nn.Module, train: Dataset, val: Dataset, *, loss_fn: nn.Module, config: TrainConfig,
                params: Any, checkpoint_dir: Path, resume: bool, progress: bool, desc: str) -> StageRecord:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = fit(model, train, val, loss_fn=loss_fn, config=config, params=params, checkpoint_dir=checkpoint_dir,
                  resume=resume, progress=progress, desc=desc)
-    rec = StageRecord.from_result(result, time.perf_counter() - t0)
+    rec = StageRecord.from_result(result, time.perf_counter() - t0, time.process_time() - c0)
     logger.info("%s: best epoch %d, val mA %.4f, %.1f s", desc, rec.best_epoch, rec.best_val_mA, rec.seconds)
     return rec
 
@@ -421,11 +423,11 @@ def train_stagewise(
     # Stage 3: freeze M-net and AF-net, cache pooled features, train the final FC.
     hpnet.requires_grad_(False)
     hpnet.head.requires_grad_(True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     train_feats = cache_features(hpnet, data.dataset("train"), batch_size=tp.feature_batch_size, device=device,
                                  progress=progress)
     val_feats = cache_features(hpnet, val, batch_size=tp.feature_batch_size, device=device, progress=progress)
-    cache_seconds = time.perf_counter() - t0
+    cache_seconds, cache_cpu = time.perf_counter() - t0, time.process_time() - c0
     logger.info("fusion: cached %s train and %s val features in %.1f s", tuple(train_feats.tensors[0].shape),
                 tuple(val_feats.tensors[0].shape), cache_seconds)
     torch.manual_seed(configs["fusion"].seed)
@@ -433,6 +435,7 @@ def train_stagewise(
     rec = _timed_fit(head, train_feats, val_feats, loss_fn=loss_fn, config=configs["fusion"], params=None,
                      checkpoint_dir=ckpt / "fusion", resume=resume, progress=progress, desc="fusion")
     rec.seconds += cache_seconds
+    rec.cpu_seconds += cache_cpu
     hpnet.save_pretrained(hpnet_dir)
     state.record("fusion", rec)
     return StagewiseResult(hpnet_dir=hpnet_dir, stages=dict(state.stages), hpnet=hpnet.eval(), **result_kwargs)

@@ -708,5 +708,5 @@ def write_splits_to_annotation(
         shutil.copy2(path, root / ANNOTATION_BACKUP)
     kept = {k: v for k, v in mat.items() if not k.startswith("__") and not k.endswith(("_images_name", "_label"))}
     write_annotation(path, attribute_set, splits, extra=kept)
-    log.info("wrote %s (%s)", path, ", ".join(f"{k} {len(splits[k])}" for k in SPLIT_KEYS))
+    log.debug("wrote %s (%s)", path, ", ".join(f"{k} {len(splits[k])}" for k in SPLIT_KEYS))
     return path

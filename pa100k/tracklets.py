@@ -66,7 +66,6 @@ def describe_image(img, config: TrackletConfig = TrackletConfig()) -> np.ndarray
     from PIL import Image
 
     w, h = config.thumbnail
-    img.draft("RGB", (4 * w, 4 * h))  # let the JPEG decoder downscale: the descriptor is tiny anyway
     img = img.convert("RGB")
     thumb = np.asarray(img.resize((w, h), Image.Resampling.BOX), dtype=np.float32).reshape(-1) / 255.0
     thumb -= thumb.mean()

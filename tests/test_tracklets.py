@@ -202,3 +202,32 @@ def test_cli_tracklets_counts_tracklets_spanning_splits(tmp_path, pa100k_home, c
 def test_cli_tracklets_missing_root(tmp_path, pa100k_home, capsys):
     assert main(["tracklets", "--data-root", str(tmp_path / "absent")]) == 2
     assert "absent" in capsys.readouterr().err
+
+
+def test_neighbour_search_by_label_blocks_equals_search_of_all_pairs(monkeypatch):
+    import pa100k.tracklets as tracklets
+
+    aset = make_tracklet_set(30, seed=8, shuffle=True)
+    config = TrackletConfig()
+    index = np.arange(len(aset))
+    desc = image_descriptors(aset, config=config)
+    pos, neg = tracklets._label_parts(aset, index, config)
+    assert len(tracklets._candidate_blocks(pos, neg, 1)) > 1
+    by_blocks = tracklets._mutual_neighbour_links(desc, pos, neg, 0.5, config)
+    monkeypatch.setattr(tracklets, "MAX_LABEL_FLIPS", 0)
+    assert len(tracklets._candidate_blocks(pos, neg, 1)) == 1
+    everything = tracklets._mutual_neighbour_links(desc, pos, neg, 0.5, config)
+    assert len(by_blocks) > 0
+    assert set(map(tuple, by_blocks.tolist())) == set(map(tuple, everything.tolist()))
+
+
+def test_unknown_labels_do_not_block_links():
+    aset = make_tracklet_set(20, seed=9)
+    first = np.flatnonzero(aset.meta["tracklet"] == 0)
+    labels, mask = aset.labels.copy(), np.ones(aset.labels.shape, dtype=bool)
+    labels[first[0], [IDX["Hat"], IDX["Backpack"], IDX["Female"]]] ^= 1  # three labels off ...
+    mask[first[0], [IDX["Hat"], IDX["Backpack"], IDX["Female"]]] = False  # ... but unknown
+    aset = AttributeSet(SCHEMA, aset.names, aset.images, labels, mask=mask, meta=aset.meta)
+    pred = infer(aset)
+    assert len(set(pred[first].tolist())) == 1
+    assert pairwise_precision_recall(pred, aset.meta["tracklet"]) == (1.0, 1.0)
