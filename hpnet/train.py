@@ -212,6 +212,7 @@ class StageRecord:
 
     @classmethod
     def from_result(cls, result: TrainResult, seconds: float, cpu_seconds: float = 0.0) -> "StageRecord":
+        """A record of a `fit` result and its timings."""
         return cls(seconds=seconds, history=result.history, best_epoch=result.best_epoch, best_val_mA=result.best_val_mA,
                    cpu_seconds=cpu_seconds)
 
@@ -306,9 +307,11 @@ class _State:
             self.stages = {k: StageRecord(**v) for k, v in stored.get("stages", {}).items()}
 
     def done(self, stage: str) -> bool:
+        """Whether ``stage`` completed in the run being resumed."""
         return stage in self.stages
 
     def record(self, stage: str, rec: StageRecord) -> None:
+        """Mark ``stage`` complete and rewrite the state file atomically."""
         self.stages[stage] = rec
         with atomic_write(self.path) as fh:
             json.dump({"identity": self.identity, "stages": {k: vars(v) for k, v in self.stages.items()}}, fh, indent=1)

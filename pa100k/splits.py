@@ -154,9 +154,11 @@ class _Stratifier:
     def _choose(self, g: int, label: int) -> int:
         """Split for group ``g`` (placed for ``label``): among splits with room, the one whose unmet needs it fills best.
 
-        The score of split s is ``sum_l counts[g, l] * need[s, l] / total[l]``: the drop in the squared,
-        label-normalised distance between the split's label counts and their targets. ``label``, the rarest
-        label the group carries, weighs most; ties go to the larger unmet need for ``label``, then more room.
+        With ``c = counts[g]`` and ``need = desire - label_sum``, split s scores
+        ``sum_l c_l (2 need[s, l] - c_l) / desire[s, l]``, the drop of the chi-square distance
+        ``sum_l (label_sum[s, l] - desire[s, l])**2 / desire[s, l]`` if g joins s. Rare labels (small desire),
+        ``label`` first among them, weigh most, and a small split is not overfilled with a common label.
+        Ties go to the larger unmet need for ``label``, then to more room.
         """
         room = self.target - self.images
         fits = room >= self.sizes[g]
@@ -366,11 +368,14 @@ def grouped_split(
     -----
     1. Stratify (Sechidis et al. 2011, on groups): each attribute contributes two labels, its positive and
        its negative images. Repeatedly take the label carried by the fewest unassigned groups; first give each
-       split that lacks it one of its smallest groups, then place its other groups, largest first, in the
-       split with the largest unmet need for that label among the splits that still have room for the group.
-    2. Repair: a split still lacking a label receives a group that its split can spare (or a swap).
+       split that lacks it one of its smallest groups, then place its other groups, largest first, each in
+       the split (among those with room for it) whose label counts it brings closest to their targets, in
+       the chi-square sense over all labels (rare ones weigh most).
+    2. Repair: a split still lacking a label receives a group that its split can spare (or a swap); if that
+       is stuck, an integer program over all groups decides (and proves impossibility).
     3. Balance: move or swap spare groups between over- and under-full splits while the image counts get
-       closer to the target.
+       closer to the target; on small, tight instances still off by more than ``RATIO_TOLERANCE_PP``, an
+       integer program finds the assignment within the tolerance that moves fewest groups.
     No step is random; ``seed`` only orders groups that the criteria cannot tell apart.
 
     Raises

@@ -14,10 +14,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pa100k.attribute_set import AttributeSet
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ class TrackletConfig:
 # descriptors
 
 
-def describe_image(img, config: TrackletConfig = TrackletConfig()) -> np.ndarray:
+def describe_image(img: PILImage, config: TrackletConfig = TrackletConfig()) -> np.ndarray:
     """Unit-norm appearance descriptor of one PIL image: colour thumbnail (mean removed) + sqrt colour histogram."""
     from PIL import Image
 

@@ -17,7 +17,6 @@ from pa100k.splits import (
     SPLIT_KEYS,
     _Stratifier,
     format_split_report,
-    grouped_split,
     identity_split,
     load_splits_json,
     save_splits_json,

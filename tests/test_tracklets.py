@@ -205,7 +205,7 @@ def test_cli_tracklets_missing_root(tmp_path, pa100k_home, capsys):
 
 
 def test_neighbour_search_by_label_blocks_equals_search_of_all_pairs(monkeypatch):
-    import pa100k.tracklets as tracklets
+    from pa100k import tracklets
 
     aset = make_tracklet_set(30, seed=8, shuffle=True)
     config = TrackletConfig()

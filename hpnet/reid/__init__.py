@@ -15,16 +15,14 @@ from hpnet.reid.evaluate import (
     top_k_lists,
     write_features_npz,
 )
+from hpnet.reid.fit import StageRecord, fit_identity, identity_accuracy
 from hpnet.reid.losses import IdentityLoss, batch_hard_triplet_loss
 from hpnet.reid.train import (
     REID_TRAIN_PRESETS,
     ReIDTrainer,
     ReIDTrainPreset,
     ReIDTrainResult,
-    StageRecord,
     apply_overrides,
-    fit_identity,
-    identity_accuracy,
     paths_tag,
     train_reid,
 )

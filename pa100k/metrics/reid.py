@@ -30,7 +30,7 @@ from pa100k.registry import Registry
 
 log = logging.getLogger(__name__)
 
-_CHUNK_ELEMENTS = 1 << 23  # distances held per chunk of queries (32 MiB in float32)
+_CHUNK_ELEMENTS = 1 << 24  # distances held per chunk of queries (64 MiB in float32)
 _SINGLE_SHOT_ELEMENTS = 1 << 21  # (query, repeat, identity) draws held per chunk in single-gallery-shot
 _TIE_BLOCK = 1 << 18  # tied (query, gallery) pairs resolved per block
 _SPARSE_FRACTION = 0.25  # place only the items up to the last true match when they are fewer than this share
@@ -508,7 +508,7 @@ def reid_metrics(
         Seed of those draws: query i's draws come from ``numpy.random.default_rng([seed, i])``, so results
         do not depend on ``chunk_size`` or device.
     chunk_size : int, optional
-        Queries per chunk (default: about 8M distances per chunk).
+        Queries per chunk (default: about 16M distances per chunk).
 
     Returns
     -------
