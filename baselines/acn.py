@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from baselines.alexnet import AlexNetSpec, AlexNetTrunk, check_input_size, load_trunk
-from baselines.common import BaselineResult
+from baselines.common import BaselineResult, ForeignWeightsError
 from baselines.training import TrainingRecipe, train_and_score
 from pa100k.attribute_set import AttributeSet
 from pa100k.registry import Registry
@@ -131,11 +131,22 @@ def build_acn(num_attributes: int, config: ACNConfig = ACNConfig(), weights: str
 
 
 def run_acn(data: AttributeSet, config: ACNConfig = ACNConfig(), *, weights: str | os.PathLike | None = None,
-            seed: int = 0, device: str = "auto", work_dir: str | os.PathLike | None = None, resume: bool = False,
-            progress: bool = False) -> BaselineResult:
-    """Train ACN on ``data``'s train split (best val-mA epoch kept) and score val and test."""
+            skip_foreign_weights: bool = False, seed: int = 0, device: str = "auto",
+            work_dir: str | os.PathLike | None = None, resume: bool = False, progress: bool = False) -> BaselineResult:
+    """Train ACN on ``data``'s train split (best val-mA epoch kept) and score val and test.
+
+    ``skip_foreign_weights``: a ``weights`` file that is not an AlexNet/CaffeNet is ignored with a warning
+    (the trunk is then built from ``config`` and trained from scratch) instead of raising.
+    """
     torch.manual_seed(seed)  # the heads' and a from-scratch trunk's initialisation
-    model = build_acn(data.schema.num_attributes, config, weights)
+    try:
+        model = build_acn(data.schema.num_attributes, config, weights)
+    except ForeignWeightsError as exc:
+        if not skip_foreign_weights:
+            raise
+        logger.warning("%s; ACN trains its trunk from scratch", exc)
+        weights = None
+        model = build_acn(data.schema.num_attributes, config)
     layout = model.trunk.layout  # input convention of the weights (AlexNet layout from scratch)
     result = train_and_score(model, data, PerAttributeSoftmaxLoss(), config, mean=layout.mean, std=layout.std,
                              input_size=config.input_size or layout.input_size, seed=seed, device=device,

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from baselines.common import ForeignWeightsError
 from pa100k.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -170,13 +171,15 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def _detect_layout(state: dict[str, torch.Tensor], source: str) -> Layout:
+    """The layout all of whose conv1..fc7 weight names are in ``state``; `ForeignWeightsError` when none is."""
     for name in LAYOUTS.names():
         layout = LAYOUTS.get(name)
-        if f"{layout.keys['conv1']}.weight" in state:
+        if all(f"{prefix}.weight" in state for prefix in layout.keys.values()):
             return layout
-    expected = ", ".join(f"{LAYOUTS.get(n).keys['conv1']}.weight ({n})" for n in LAYOUTS.names())
+    expected = "; ".join(f"{n}: {', '.join(LAYOUTS.get(n).keys.values())}" for n in LAYOUTS.names())
     shown = ", ".join(sorted(state)[:8])
-    raise ValueError(f"{source}: not an AlexNet/CaffeNet state dict: expected a key {expected}; found keys {shown} ...")
+    raise ForeignWeightsError(f"{source}: not an AlexNet/CaffeNet state dict: expected the layers ({expected}); "
+                              f"found keys {shown} ...")
 
 
 def spec_from_state_dict(state: dict[str, torch.Tensor], *, source: str = "<state>",

@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 C = TypeVar("C")
 
 
+class ForeignWeightsError(ValueError):
+    """A weights file that holds another architecture than the one asked for (no matching layer names)."""
+
+
 @dataclass
 class BaselineResult:
     """Val and test probabilities (N, A) in split order, per-epoch history, timings and notes of one baseline run."""

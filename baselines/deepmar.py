@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from baselines.common import BaselineResult
+from baselines.common import BaselineResult, ForeignWeightsError
 from baselines.training import TrainingRecipe, train_and_score
 from pa100k.attribute_set import AttributeSet
 from pa100k.registry import Registry
@@ -88,7 +88,10 @@ class DeepMar(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def load_imagenet(self, path: str | os.PathLike) -> None:
-        """Load a local torchvision ImageNet state dict of the backbone (its classifier's keys are skipped)."""
+        """Load a local torchvision ImageNet state dict of the backbone (its classifier's keys are skipped).
+
+        A file of another architecture raises `ForeignWeightsError`; wrong shapes or missing layers a ValueError.
+        """
         from hpnet.checkpoint import load_state_dict_into
         from hpnet.weights import read_weights_file
 
@@ -101,6 +104,9 @@ class DeepMar(nn.Module):
         state = read_weights_file(path)
         head = DEEPMAR_BACKBONES.get(self.backbone_name).head + "."
         state = {k: v for k, v in state.items() if not k.startswith(head)}
+        if not set(state) & set(self.backbone.state_dict()):
+            raise ForeignWeightsError(f"{path}: not a torchvision {self.backbone_name} state dict (no layer name in "
+                                      f"common; found keys {', '.join(sorted(state)[:6])} ...)")
         load_state_dict_into(self.backbone, state, source=path, strict=True)
         logger.info("DeepMar: loaded %s ImageNet weights from %s", self.backbone_name, path)
 
@@ -135,15 +141,26 @@ DEEPMAR_PRESETS.add("paper", DeepMarConfig(
 
 
 def run_deepmar(data: AttributeSet, config: DeepMarConfig = DeepMarConfig(), *,
-                weights: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
-                work_dir: str | os.PathLike | None = None, resume: bool = False, progress: bool = False) -> BaselineResult:
-    """Train DeepMar on ``data``'s train split with the weighted BCE (best val-mA epoch kept), score val and test."""
+                weights: str | os.PathLike | None = None, skip_foreign_weights: bool = False, seed: int = 0,
+                device: str = "auto", work_dir: str | os.PathLike | None = None, resume: bool = False,
+                progress: bool = False) -> BaselineResult:
+    """Train DeepMar on ``data``'s train split with the weighted BCE (best val-mA epoch kept), score val and test.
+
+    ``skip_foreign_weights``: a ``weights`` file of another architecture (e.g. the AlexNet file a benchmark
+    run gives FC7-mm) is ignored with a warning instead of raising; the backbone then starts from random.
+    """
     from hpnet.losses import WeightedBCELoss, positive_ratio_from
 
     torch.manual_seed(seed)
     model = DeepMar(data.schema.num_attributes, config.backbone)
     if weights is not None:
-        model.load_imagenet(weights)
+        try:
+            model.load_imagenet(weights)
+        except ForeignWeightsError as exc:
+            if not skip_foreign_weights:
+                raise
+            logger.warning("%s; DeepMar starts from random initialisation", exc)
+            weights = None
     loss = WeightedBCELoss(positive_ratio_from(data, "train"))
     result = train_and_score(model, data, loss, config, mean=IMAGENET_MEAN, std=IMAGENET_STD, seed=seed,
                              device=device, work_dir=work_dir, resume=resume, progress=progress, desc="DeepMar")

@@ -97,17 +97,18 @@ def _solve_newton(X: np.ndarray, Y: np.ndarray, known: np.ndarray, config: SVMCo
 
     Columns m = (C, attribute) are independent problems in ``v = [w; b]`` with gradient
     ``v - 2C X~^T (s y max(0, 1 - y X~v))`` and generalised Hessian ``I + 2C X~^T diag(s [margin > 0]) X~``
-    (``X~ = [X, 1]``). Each Newton direction comes from conjugate gradients (stopped at 0.1 x |gradient|, as
-    liblinear), then a backtracking (Armijo) line search per column.
+    (``X~ = [X, 1]``). Each Newton direction comes from conjugate gradients preconditioned by the Hessian's
+    diagonal (stopped at 0.1 x |gradient|, as liblinear), then a backtracking (Armijo) line search per column.
     """
     import torch
 
     from hpnet.engine import resolve_device
 
     device = resolve_device(config.device)
-    n, d = X.shape
+    d = X.shape[1]
     k, a = len(config.C_grid), Y.shape[1]
     x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
+    x2 = x * x  # for the Hessian's diagonal
     y_all = torch.from_numpy(np.where(Y.astype(bool), 1.0, -1.0).astype(np.float32)).to(device).repeat(1, k)
     s_all = torch.from_numpy(balanced_weights(Y, known).astype(np.float32)).to(device).repeat(1, k)
     c2_all = 2 * torch.tensor(config.C_grid, dtype=torch.float32, device=device).repeat_interleave(a)  # (M,)
@@ -125,7 +126,7 @@ def _solve_newton(X: np.ndarray, Y: np.ndarray, known: np.ndarray, config: SVMCo
 
     live = torch.arange(k * a, device=device)  # columns not yet converged
     g0 = None
-    steps = 0
+    steps = cg_steps = 0
     for steps in range(1, config.max_iter + 1):
         v, y, s, c2 = v_all[:, live], y_all[:, live], s_all[:, live], c2_all[live]
         z = xmul(v)
@@ -141,23 +142,28 @@ def _solve_newton(X: np.ndarray, Y: np.ndarray, known: np.ndarray, config: SVMCo
         if not keep.all():  # converged columns leave the products
             live, v, y, s, c2, z, active, grad, gnorm = (
                 t[..., keep] for t in (live, v, y, s, c2, z, active, grad, gnorm))
-        # conjugate gradients on H dv = -grad, columns stop at |residual| <= 0.1 |grad|
+        # preconditioned conjugate gradients on H dv = -grad, with diag(H) as preconditioner (as liblinear's
+        # TRON); columns stop at |residual| <= 0.1 |grad|
+        precond = 1 + c2 * torch.cat([x2.T @ active, active.sum(0, keepdim=True)])
         dv = torch.zeros_like(grad)
         r = -grad
-        p = r.clone()
-        rr = (r * r).sum(0)
-        on = torch.ones_like(rr, dtype=torch.bool)
+        q = r / precond
+        p = q.clone()
+        rq = (r * q).sum(0)
+        on = torch.ones_like(rq, dtype=torch.bool)
         for _ in range(d + 1):
+            cg_steps += 1
             hp = p + c2 * xtmul(active * xmul(p))
-            alpha = torch.where(on, rr / (p * hp).sum(0).clamp(min=1e-30), torch.zeros_like(rr))
+            alpha = torch.where(on, rq / (p * hp).sum(0).clamp(min=1e-30), torch.zeros_like(rq))
             dv += alpha * p
             r -= alpha * hp
-            rr_new = (r * r).sum(0)
-            on &= rr_new.sqrt() > 0.1 * gnorm
+            on &= r.norm(dim=0) > 0.1 * gnorm
             if not on.any():
                 break
-            p = r + torch.where(on, rr_new / rr.clamp(min=1e-30), torch.zeros_like(rr)) * p
-            rr = rr_new
+            q = r / precond
+            rq_new = (r * q).sum(0)
+            p = q + torch.where(on, rq_new / rq.clamp(min=1e-30), torch.zeros_like(rq)) * p
+            rq = rq_new
         # backtracking line search per column (Armijo, factor 1/2)
         xd = xmul(dv)
         f = objective(v, z, y, s, c2)
@@ -172,7 +178,7 @@ def _solve_newton(X: np.ndarray, Y: np.ndarray, known: np.ndarray, config: SVMCo
     else:
         logger.warning("newton SVM solver: %d of %d problems not converged after max_iter=%d Newton steps",
                        len(live), k * a, config.max_iter)
-    logger.info("newton SVM solver: %d Newton steps for %d attributes x %d C", steps, a, k)
+    logger.info("newton SVM solver: %d Newton steps, %d CG steps for %d attributes x %d C", steps, cg_steps, a, k)
     v_all = v_all.cpu().numpy()
     return v_all[:-1].T.reshape(k, a, d), v_all[-1].reshape(k, a)
 

@@ -23,10 +23,11 @@ import csv
 import logging
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from benchmarks.rundir import add_file_log, environment, write_json
 from pa100k.fileio import atomic_write

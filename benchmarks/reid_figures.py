@@ -3,9 +3,10 @@ the paper's Fig. 9) and the component-analysis bars of Fig. 6(a) with a 3×3 pat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -29,10 +29,11 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -196,8 +197,8 @@ class ReIDSession:
         """Per dataset: protocol, root, loader options and per-subset counts."""
         info = {}
         for name, rs in self.sets.items():
-            counts = {s: {"images": len(rs.subset(s)), "ids": int(len(np.unique(rs.pids(s)))),
-                          "cameras": int(len(np.unique(rs.camids(s))))} for s in ("train", "query", "gallery")}
+            counts = {s: {"images": len(rs.subset(s)), "ids": len(np.unique(rs.pids(s))),
+                          "cameras": len(np.unique(rs.camids(s)))} for s in ("train", "query", "gallery")}
             info[name] = {"protocol": rs.protocol, "root": str(rs.root) if rs.root else None,
                           "options": self.loader_options[name], "info": rs.info, "subsets": counts}
         return info
@@ -205,7 +206,7 @@ class ReIDSession:
     def train_info(self) -> dict[str, Any]:
         """Preset, JSTL label space and the records of the stages trained so far."""
         return {"preset": self.preset.to_dict(), "train_datasets": self.datasets,
-                "num_train_ids": self.trainer.num_classes, "num_train_images": int(len(self.trainer.labels)),
+                "num_train_ids": self.trainer.num_classes, "num_train_images": len(self.trainer.labels),
                 "repeats": self.repeats,
                 "stages": {k: {"seconds": v.seconds, "best_epoch": v.best_epoch, "selection": v.selection,
                                "best_val_accuracy": v.best_val_accuracy, "epochs": len(v.history)}
@@ -243,8 +244,8 @@ class ReIDSession:
         for name, rs in self.sets.items():
             data = self._eval_datasets(name)
             t0 = time.perf_counter()
-            kw = dict(feature=self.preset.feature, flip=self.preset.flip, batch_size=self.preset.feature_batch_size,
-                      device=self.cfg.device, progress=self.cfg.progress)
+            kw = {"feature": self.preset.feature, "flip": self.preset.flip, "batch_size": self.preset.feature_batch_size,
+                  "device": self.cfg.device, "progress": self.cfg.progress}
             qf = extract_features(model, data["query"], desc=f"{row} {name} query", **kw)
             gf = extract_features(model, data["gallery"], desc=f"{row} {name} gallery", **kw)
             t1 = time.perf_counter()

@@ -31,11 +31,13 @@ class ACNMethod(Method):
 
     def config(self, ctx: RunContext) -> dict[str, Any]:
         return {"preset": ctx.preset, **asdict(self.resolve(ctx)),
-                "trunk": "from --weights (ImageNet AlexNet/CaffeNet)" if ctx.weights else
-                         "AlexNet layout at `width`, trained from scratch",
+                "trunk": (f"{ctx.weights} if it is an AlexNet/CaffeNet state dict, else " if ctx.weights else "")
+                         + "AlexNet layout at `width`, trained from scratch",
                 "selection": "epoch with the best val mA"}
 
     def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
-        result = run_acn(data, self.resolve(ctx), weights=ctx.weights, seed=ctx.seed, device=ctx.device,
-                         work_dir=ctx.work_dir, resume=ctx.resume, progress=ctx.progress)
+        # the run's --weights serve every method: a file of another architecture (FC7-mm's AlexNet for a
+        # ResNet DeepMar) is skipped with a warning, not an error
+        result = run_acn(data, self.resolve(ctx), weights=ctx.weights, skip_foreign_weights=True, seed=ctx.seed,
+                         device=ctx.device, work_dir=ctx.work_dir, resume=ctx.resume, progress=ctx.progress)
         return MethodOutput(**vars(result))

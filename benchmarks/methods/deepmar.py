@@ -36,11 +36,14 @@ class DeepMarMethod(Method):
             "paper": "ResNet-50 at 256x192 as the maintained re-implementations (Rethinking_of_PAR); needs a GPU",
         }
         return {"preset": ctx.preset, **asdict(self.resolve(ctx)), "preset_note": notes[ctx.preset],
-                "backbone_weights": str(ctx.weights) if ctx.weights else "none (random init; no ImageNet weights given)",
+                "backbone_weights": (f"{ctx.weights} if it is a torchvision {self.resolve(ctx).backbone} state dict, "
+                                     "else random init") if ctx.weights else "none: random init (no --weights)",
                 "loss": "weighted BCE, positives exp(1 - p_j), negatives exp(p_j), p_j from train",
                 "selection": "epoch with the best val mA"}
 
     def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
-        result = run_deepmar(data, self.resolve(ctx), weights=ctx.weights, seed=ctx.seed, device=ctx.device,
-                             work_dir=ctx.work_dir, resume=ctx.resume, progress=ctx.progress)
+        # the run's --weights serve every method: a file of another architecture (FC7-mm's AlexNet for a
+        # ResNet DeepMar) is skipped with a warning, not an error
+        result = run_deepmar(data, self.resolve(ctx), weights=ctx.weights, skip_foreign_weights=True, seed=ctx.seed,
+                             device=ctx.device, work_dir=ctx.work_dir, resume=ctx.resume, progress=ctx.progress)
         return MethodOutput(**vars(result))

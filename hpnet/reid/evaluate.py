@@ -10,8 +10,9 @@ image are summed before the L2 normalisation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -133,9 +134,9 @@ def evaluate_features(query_features: np.ndarray, gallery_features: np.ndarray, 
     keep = g_pids != -1
     out.update(
         ci95=ci95, cmc=[float(v) for v in m.cmc], protocol=m.protocol, metric="cosine",
-        repeats=int(m.repeats), num_query=int(len(q_pids)), num_valid=int(m.num_valid),
+        repeats=int(m.repeats), num_query=len(q_pids), num_valid=int(m.num_valid),
         num_skipped=int(m.num_skipped), num_gallery=int(keep.sum()),
-        num_gallery_ids=int(len(np.unique(g_pids[keep & (g_pids > 0)]))),
+        num_gallery_ids=len(np.unique(g_pids[keep & (g_pids > 0)])),
         random_top1=random_ranking_top1(q_pids, g_pids, q_camids, g_camids, protocol),
         feature_dim=int(np.asarray(query_features).shape[1]),
         valid=np.flatnonzero(m.valid).tolist(),
@@ -179,7 +180,6 @@ def write_features_npz(path: str | Path, query_features: np.ndarray, gallery_fea
     for side, feats, names in (("query", qf, query_names), ("gallery", gf, gallery_names)):
         if len(names) != len(feats):
             raise ValueError(f"{path}: {len(names)} {side} names for {len(feats)} {side} feature rows")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, query_features=qf, gallery_features=gf, query_names=np.asarray(query_names, dtype=str),
-                     gallery_names=np.asarray(gallery_names, dtype=str))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, query_features=qf, gallery_features=gf, query_names=np.asarray(query_names, dtype=str),
+                 gallery_names=np.asarray(gallery_names, dtype=str))

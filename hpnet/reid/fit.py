@@ -13,20 +13,20 @@ import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from pa100k.fileio import atomic_path
-
 from hpnet.checkpoint import load_safetensors, save_safetensors
 from hpnet.engine import OPTIMIZERS, TrainConfig, lr_factor, resolve_device, seed_everything
 from hpnet.reid.data import IdentityBatchSampler
 from hpnet.reid.losses import IdentityLoss
+from pa100k.fileio import atomic_path
 
 logger = logging.getLogger(__name__)
 

@@ -27,17 +27,15 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-
-from pa100k.fileio import atomic_write
-from pa100k.registry import Registry
 
 from hpnet.afnet import HydraPlusNet
 from hpnet.checkpoint import config_to_dict, load_safetensors, load_state_dict_into, save_safetensors
@@ -48,6 +46,8 @@ from hpnet.reid.data import ImageStore, ReIDImageDataset, holdout_split
 from hpnet.reid.evaluate import FEATURES
 from hpnet.reid.fit import StageRecord, autocast, fit_identity
 from hpnet.reid.losses import IdentityLoss
+from pa100k.fileio import atomic_write
+from pa100k.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ class ReIDTrainer:
         self.preset = REID_TRAIN_PRESETS.get(preset) if isinstance(preset, str) else preset
         if not train_items:
             raise ValueError("ReIDTrainer: train_items is empty")
-        for k, item in enumerate(train_items[:1]):
+        for k, item in enumerate(train_items):
             if not isinstance(item, (tuple, list)) or len(item) < 2:
                 raise ValueError(f"ReIDTrainer: train_items[{k}] must be (image, label, ...), found {item!r}")
         self.refs = [item[0] for item in train_items]
@@ -361,7 +361,7 @@ class ReIDTrainer:
             logger.info("identity training: %d images of %d identities, %d held out (one per identity with >= %d "
                         "images) to select checkpoints", len(train_idx), self.num_classes, len(val_idx),
                         tp.holdout_min_images)
-            common = dict(mean=cfg.mean, std=cfg.std)
+            common = {"mean": cfg.mean, "std": cfg.std}
             self._data = (
                 ReIDImageDataset(store, self.labels, train_idx, train=True, pad=tp.pad, **common),
                 ReIDImageDataset(store, self.labels, train_idx, train=False, **common),

@@ -21,7 +21,8 @@ from pa100k.metrics.validation import check_positive_int, check_probability, to_
 
 log = logging.getLogger(__name__)
 
-_BLOCK = 64  # replicates drawn (and evaluated) per block; fixed so that draws never depend on the route
+_BLOCK = 64  # replicates drawn per block; fixed so that the draws never depend on the route
+_WEIGHT_ELEMENTS = 1 << 23  # replicate weights evaluated together by a weighted metric (64 MiB of float64)
 
 
 @dataclass(frozen=True)
@@ -126,23 +127,28 @@ def _replicates(
     num_units, inverse = _units(num_items, groups)
     weighted = getattr(metric_fn, "weighted", None)
     layout = None if inverse is None or callable(weighted) else _GroupLayout(inverse)
+    if callable(weighted):  # few large products: every replicate's weights, as many as fit at once
+        pending: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for i, draws in enumerate(_draw_blocks(n, num_units, seed)):
+            counts = _unit_counts(draws, num_units).astype(np.float64)
+            pending.append(counts if inverse is None else counts[:, inverse])
+            last = (i + 1) * _BLOCK >= n
+            if last or sum(len(w) for w in pending) * num_items >= _WEIGHT_ELEMENTS:
+                w = np.concatenate(pending)
+                values.append(np.asarray(weighted(*arrays, weights=w, **kwargs), dtype=np.float64).reshape(-1))
+                pending = []
+        return np.concatenate(values)
     out = np.empty(n)
     pos = 0
     for draws in _draw_blocks(n, num_units, seed):
-        if callable(weighted):
-            counts = _unit_counts(draws, num_units).astype(np.float64)
-            w = counts if inverse is None else counts[:, inverse]
-            vals = np.asarray(weighted(*arrays, weights=w, **kwargs), dtype=np.float64).reshape(-1)
-        else:
-            vals = np.empty(draws.shape[0])
-            for r, draw in enumerate(draws):
-                idx = _item_indices(draw, layout)
-                resampled = [a[idx] for a in arrays]
-                extra = {k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (num_items,) else v)
-                         for k, v in kwargs.items()}
-                vals[r] = float(metric_fn(*resampled, **extra))
-        out[pos : pos + len(vals)] = vals
-        pos += len(vals)
+        for draw in draws:
+            idx = _item_indices(draw, layout)
+            resampled = [a[idx] for a in arrays]
+            extra = {k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (num_items,) else v)
+                     for k, v in kwargs.items()}
+            out[pos] = float(metric_fn(*resampled, **extra))
+            pos += 1
     return out
 
 

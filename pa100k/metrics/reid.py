@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 _CHUNK_ELEMENTS = 1 << 24  # distances held per chunk of queries (64 MiB in float32)
 _SINGLE_SHOT_ELEMENTS = 1 << 21  # (query, repeat, identity) draws held per chunk in single-gallery-shot
-_TIE_BLOCK = 1 << 18  # tied (query, gallery) pairs resolved per block
 _SPARSE_FRACTION = 0.25  # place only the items up to the last true match when they are fewer than this share
 
 
@@ -338,12 +337,29 @@ def _gallery_layout(g_pids: np.ndarray, g_cams: np.ndarray, device: torch.device
     )
 
 
-def _ordered_keys(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """int64 keys ordered as (row, float32 value): row in the high 32 bits, an order-preserving map of the
-    float's bits in the low 32 (``-0.0`` is folded onto ``+0.0`` first, as float comparison does)."""
+def _ordered_keys(values: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, col_bits: int) -> torch.Tensor:
+    """Unique int64 keys ordered as (row, float32 distance, gallery index): the row in the high bits, then an
+    order-preserving map of the float's 32 bits (``-0.0`` folded onto ``+0.0``, as float comparison does),
+    then the gallery index in the low ``col_bits``. ``rows``/``cols`` broadcast against ``values``."""
     bits = (values + 0.0).view(torch.int32).to(torch.int64)
-    ordered = torch.where(bits < 0, -(bits & 0x7FFFFFFF) - 1, bits) + (1 << 31)
-    return (rows << 32) | ordered
+    ordered = torch.where(bits < 0, -(bits & 0x7FFFFFFF) - 1, bits) + (1 << 31)  # in [0, 2**32)
+    return (((rows << 32) | ordered) << col_bits) | cols
+
+
+def _key_bits(num_rows: int, num_gallery: int) -> int | None:
+    """Bits of the gallery index in :func:`_ordered_keys`, or None when (row, distance, index) needs > 63 bits."""
+    col_bits = max(1, (num_gallery - 1).bit_length())
+    row_bits = max(1, (num_rows - 1).bit_length())
+    return col_bits if row_bits + 32 + col_bits <= 63 else None
+
+
+def _as_float32_if_exact(dist: torch.Tensor) -> torch.Tensor:
+    """float64 distances that float32 holds exactly (e.g. integer ranks) as float32; others unchanged."""
+    if dist.dtype == torch.float64:
+        d32 = dist.float()
+        if torch.equal(d32.double(), dist):
+            return d32
+    return dist
 
 
 def _count_before(td: torch.Tensor, tidx: torch.Tensor, vals: torch.Tensor, vidx: torch.Tensor) -> torch.Tensor:
@@ -354,15 +370,35 @@ def _count_before(td: torch.Tensor, tidx: torch.Tensor, vals: torch.Tensor, vidx
     return (lt | tie).sum(-1)
 
 
-def _resolve_ties(b: torch.Tensor, tied: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor,
-                  td: torch.Tensor, tidx: torch.Tensor) -> None:
-    """Add, for tied entries, the number of equal-distance true matches with a smaller gallery index."""
-    pos = tied.nonzero().squeeze(1)
-    for s in range(0, pos.numel(), _TIE_BLOCK):
-        p = pos[s : s + _TIE_BLOCK]
-        r, c, v = rows[p], cols[p], vals[p]
-        extra = ((td[r] == v.unsqueeze(1)) & (tidx[r] < c.unsqueeze(1))).sum(1)
-        b[p] += extra
+class _TieKeys:
+    """Resolves ties with true-match distances by gallery index, with one 1-D ``searchsorted``.
+
+    The sorted true matches of a row form runs of equal distance, and within a run the gallery indices
+    ascend (stable sort). Key of match j: ``(row * nb + start of its run) * G + gallery index``, ascending
+    over the flattened (row, j) order; padding after the n true matches gets the key of a run starting at n.
+    An item tied with the run starting at position L is placed after the run's members with a smaller
+    gallery index: its bucket is the position of ``(row * nb + L) * G + its index`` among the keys, minus
+    ``row * Smax``.
+    """
+
+    def __init__(self, td: torch.Tensor, tidx: torch.Tensor, n: torch.Tensor, num_gallery: int) -> None:
+        bq, smax = td.shape
+        dev = td.device
+        j = torch.arange(smax, device=dev).unsqueeze(0)
+        starts = torch.ones_like(td, dtype=torch.bool)
+        starts[:, 1:] = td[:, 1:] != td[:, :-1]
+        run = torch.cummax(torch.where(starts, j, 0), dim=1).values
+        row = torch.arange(bq, device=dev).unsqueeze(1)
+        self.nb, self.smax, self.g = smax + 1, smax, num_gallery
+        keys = (row * self.nb + run) * num_gallery + tidx
+        pad = (row * self.nb + n.unsqueeze(1)) * num_gallery
+        self.keys = torch.where(j < n.unsqueeze(1), keys, pad).reshape(-1)
+
+    def place(self, b: torch.Tensor, tied: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> None:
+        """For tied entries (``b`` = start of the equal-distance run), add the run members before them."""
+        p = tied.nonzero().squeeze(1)
+        r, lo = rows[p], b[p]
+        b[p] = torch.searchsorted(self.keys, (r * self.nb + lo) * self.g + cols[p]) - r * self.smax
 
 
 def _match_ranks(
@@ -373,6 +409,7 @@ def _match_ranks(
     Returns ``ranks`` (B, Smax), ascending, valid where ``k < n``; ``n`` (B,); and the candidates (``cand``,
     gallery indices of the query's identity; ``match``, which of them are kept true matches).
     """
+    dist = _as_float32_if_exact(dist)
     bq, ng = dist.shape
     dev = dist.device
     has = q_group >= 0
@@ -393,26 +430,32 @@ def _match_ranks(
 
     tlast = td.gather(1, (n - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
     tlast = torch.where(n > 0, tlast, torch.tensor(-math.inf, dtype=dist.dtype, device=dev))
-    sel = dist <= tlast.unsqueeze(1)
-    count = int(torch.count_nonzero(sel))
-    if dist.dtype == torch.float32 and count <= _SPARSE_FRACTION * bq * ng:
-        rows, cols = sel.nonzero(as_tuple=True)
-        vals = dist[rows, cols]
-        keys = _ordered_keys(vals, rows)
-        tkeys = _ordered_keys(td.reshape(-1), torch.arange(bq, device=dev).repeat_interleave(smax)).view(bq, smax)
-        # padded +inf entries sort after every finite value of their row and before the next row
-        flat = torch.searchsorted(tkeys.reshape(-1), keys)
-        b = flat - rows * smax
-        tied = tkeys.reshape(-1)[flat.clamp(max=bq * smax - 1)] == keys
-        _resolve_ties(b, tied, rows, cols, vals, td, tidx)
-        hist = torch.bincount(rows * nb + b, minlength=bq * nb).view(bq, nb)
-    else:  # every item placed (many items before the last true match, or float64 distances)
+    col_bits = _key_bits(bq, ng) if dist.dtype == torch.float32 else None
+    if col_bits is not None:
+        # (row, distance, index) keys are unique: an item's bucket is the number of true-match keys below its key
+        row = torch.arange(bq, device=dev).unsqueeze(1)
+        j = torch.arange(smax, device=dev).unsqueeze(0)
+        tkeys = _ordered_keys(td, row, tidx, col_bits)
+        row_end = _ordered_keys(torch.full_like(td[:, :1], math.inf), row, torch.tensor((1 << col_bits) - 1), col_bits)
+        tkeys = torch.where(j < n.unsqueeze(1), tkeys, row_end).reshape(-1)  # padding: last key of the row
+        sel = dist <= tlast.unsqueeze(1)  # items after the last true match change nothing
+        if int(torch.count_nonzero(sel)) <= _SPARSE_FRACTION * bq * ng:
+            rows, cols = sel.nonzero(as_tuple=True)
+            keys = _ordered_keys(dist[rows, cols], rows, cols, col_bits)
+            b = torch.searchsorted(tkeys, keys) - rows * smax
+            hist = torch.bincount(rows * nb + b, minlength=bq * nb).view(bq, nb)
+        else:
+            keys = _ordered_keys(dist, row, torch.arange(ng, device=dev).unsqueeze(0), col_bits)
+            b = torch.searchsorted(tkeys, keys.view(-1)).view(bq, ng) - row * smax
+            hist = torch.zeros((bq, nb), dtype=torch.int64, device=dev)
+            hist.scatter_add_(1, b, torch.ones((), dtype=torch.int64, device=dev).expand_as(b))
+    else:  # float64 distances: place every item, then order ties with true matches by gallery index
         b_full = torch.searchsorted(td, dist)  # (B, G): number of true matches strictly closer
         td_pad = torch.cat([td, torch.full((bq, 1), math.inf, dtype=td.dtype, device=dev)], dim=1)
         tied = td_pad.gather(1, b_full) == dist  # equal to the next true match's distance
         rows_t, cols_t = tied.nonzero(as_tuple=True)
         bt = b_full[rows_t, cols_t]
-        _resolve_ties(bt, torch.ones_like(bt, dtype=torch.bool), rows_t, cols_t, dist[rows_t, cols_t], td, tidx)
+        _TieKeys(td, tidx, n, ng).place(bt, torch.ones_like(bt, dtype=torch.bool), rows_t, cols_t)
         b_full[rows_t, cols_t] = bt
         hist = torch.zeros((bq, nb), dtype=torch.int64, device=dev)
         hist.scatter_add_(1, b_full, torch.ones((), dtype=torch.int64, device=dev).expand_as(b_full))
