@@ -66,8 +66,9 @@ class FCFeatureConfig:
 
 
 @torch.no_grad()
-def extract_fc(trunk: AlexNetTrunk, data: AttributeSet, indices: np.ndarray, *, config: FCFeatureConfig = FCFeatureConfig(),
-               layers: Sequence[str] = FC_LAYERS, progress: bool = False) -> dict[str, np.ndarray]:
+def extract_fc(trunk: AlexNetTrunk, data: AttributeSet, indices: np.ndarray, *,
+               config: FCFeatureConfig = FCFeatureConfig(), layers: Sequence[str] = FC_LAYERS,
+               progress: bool = False) -> dict[str, np.ndarray]:
     """fc6/fc7 activations (after ReLU) of ``data``'s images at ``indices``, float32 (N, D) per layer, in order."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -112,7 +113,7 @@ def fc_features(
     """
     if layer not in FC_LAYERS:
         raise ValueError(f"layer must be one of {FC_LAYERS}, found {layer!r}")
-    weights = Path(weights)
+    weights = require_weights(weights, "fc_features")
     indices = np.asarray(indices, dtype=np.int64)
     names = data.names[indices]
     key = {"weights": file_digest(weights), "input_size": config.input_size, **dataset_fingerprint(data, indices)}

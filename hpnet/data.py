@@ -20,11 +20,12 @@ logger = logging.getLogger(__name__)
 
 
 def image_dataset(attribute_set: AttributeSet, split: str, size: Sequence[int], *, train: bool,
-                  mean: Sequence[float], std: Sequence[float]) -> Dataset:
-    """``pa100k.torch.AttributeDataset`` of ``split`` with ``build_transform(size, train)``."""
+                  mean: Sequence[float], std: Sequence[float], pad: int = 0) -> Dataset:
+    """``pa100k.torch.AttributeDataset`` of ``split`` with ``build_transform(size, train, pad=pad)``."""
     from pa100k.torch import AttributeDataset, build_transform
 
-    return AttributeDataset(attribute_set, split, build_transform(tuple(size), train=train, mean=mean, std=std))
+    transform = build_transform(tuple(size), train=train, mean=mean, std=std, pad=pad)
+    return AttributeDataset(attribute_set, split, transform)
 
 
 def _stack_images(items: list) -> torch.Tensor:
@@ -64,13 +65,18 @@ class ImageCache:
 
 
 class CachedImageDataset(Dataset):
-    """Items ``(image, labels, mask)`` from an `ImageCache`: flip (``train``), scale to [0, 1], normalise."""
+    """Items ``(image, labels, mask)`` from an `ImageCache`: for ``train`` random flip and, with ``pad`` > 0,
+    zero-padding by ``pad`` pixels and a random crop back to size (``build_transform``'s ``pad``); then
+    scaling to [0, 1] and normalisation."""
 
     def __init__(self, cache: ImageCache, *, train: bool, mean: Sequence[float], std: Sequence[float],
-                 hflip: float = 0.5) -> None:
+                 hflip: float = 0.5, pad: int = 0) -> None:
+        if pad < 0:
+            raise ValueError(f"pad must be >= 0, found {pad}")
         self.cache = cache
         self.train = train
         self.hflip = hflip
+        self.pad = pad
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
 
@@ -79,6 +85,11 @@ class CachedImageDataset(Dataset):
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image = self.cache.images[k]
+        if self.train and self.pad > 0:
+            h, w = image.shape[-2:]
+            padded = torch.nn.functional.pad(image, (self.pad,) * 4)
+            top, left = (int(v) for v in torch.randint(0, 2 * self.pad + 1, (2,)))
+            image = padded[:, top:top + h, left:left + w]
         if self.train and self.hflip > 0 and torch.rand(()) < self.hflip:
             image = image.flip(-1)
         image = (image.float() / 255.0 - self.mean) / self.std

@@ -50,7 +50,8 @@ class TrainPreset:
     """A model preset (`hpnet.config.PRESETS`) with the schedule of every stage.
 
     ``cache_images`` keeps the resized images in memory (fine for the synthetic sets, not for 100k images at
-    224×224). ``feature_batch_size`` is the batch size used to cache features and predict.
+    224×224). ``augment_pad`` > 0 adds pad-and-random-crop to the random flip of training images.
+    ``feature_batch_size`` is the batch size used to cache features and predict.
     """
 
     name: str
@@ -60,6 +61,7 @@ class TrainPreset:
     fusion: TrainConfig
     end_to_end: TrainConfig
     cache_images: bool = False
+    augment_pad: int = 0
     feature_batch_size: int = 64
     description: str = ""
 
@@ -115,8 +117,10 @@ TRAIN_PRESETS.add("tiny", TrainPreset(
 class _Data:
     """Train (augmented), train (plain), val and test datasets for one model input convention."""
 
-    def __init__(self, attribute_set: AttributeSet, config: Any, *, cache: bool, num_workers: int, progress: bool) -> None:
+    def __init__(self, attribute_set: AttributeSet, config: Any, *, cache: bool, num_workers: int, progress: bool,
+                 pad: int = 0) -> None:
         self.attribute_set = attribute_set
+        self.pad = pad
         self.size = tuple(config.input_size)
         self.mean, self.std = tuple(config.mean), tuple(config.std)
         self.cache = cache
@@ -132,10 +136,11 @@ class _Data:
             if split not in self._caches:
                 self._caches[split] = ImageCache(self.attribute_set, split, self.size, num_workers=self.num_workers,
                                                  progress=self.progress)
-            return CachedImageDataset(self._caches[split], train=train, mean=self.mean, std=self.std)
+            return CachedImageDataset(self._caches[split], train=train, mean=self.mean, std=self.std, pad=self.pad)
         from hpnet.data import image_dataset
 
-        return image_dataset(self.attribute_set, split, self.size, train=train, mean=self.mean, std=self.std)
+        return image_dataset(self.attribute_set, split, self.size, train=train, mean=self.mean, std=self.std,
+                             pad=self.pad if train else 0)
 
 
 def _check_splits(attribute_set: AttributeSet) -> None:
@@ -365,12 +370,14 @@ def train_stagewise(
     hp_config = _hp_config(tp, attributes, model_overrides or {})
     identity = {
         "preset": tp.name, "seed": seed, "end_to_end": end_to_end, "model": config_to_dict(hp_config),
+        "augment_pad": tp.augment_pad,
         "dataset": attribute_set.dataset, "num_images": len(attribute_set),
         "stages": {k: {f: v for f, v in c.to_dict().items() if f not in TrainConfig.RESUME_IGNORED}
                    for k, c in configs.items()},
     }
     state = _State(out, identity, resume)
-    data = _Data(attribute_set, hp_config, cache=tp.cache_images, num_workers=num_workers, progress=progress)
+    data = _Data(attribute_set, hp_config, cache=tp.cache_images, num_workers=num_workers, progress=progress,
+                 pad=tp.augment_pad)
     loss_fn = WeightedBCELoss(positive_ratio_from(attribute_set, "train"))
     ckpt = out / "checkpoints"
     mnet_dir, hpnet_dir, partial_dir = out / "mnet", out / "hpnet", out / "hpnet_partial"

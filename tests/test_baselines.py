@@ -15,7 +15,7 @@ import pa100k
 from baselines.acn import ACN, ACNConfig, PerAttributeSoftmaxLoss, build_acn
 from baselines.alexnet import AlexNetSpec, AlexNetTrunk, load_trunk, spec_from_state_dict, trunk_state_dict
 from baselines.cache import cached_features, feature_cache_path
-from baselines.common import apply_overrides, split_union
+from baselines.common import ForeignWeightsError, apply_overrides, split_union
 from baselines.deepmar import DeepMar
 from baselines.elf import ELFConfig, ELFExtractor, extract_elf, gabor_kernel, rgb_to_colour_channels, schmid_kernel
 from baselines.fc_features import WeightsRequiredError, fc_features
@@ -395,6 +395,21 @@ def test_deepmar_loads_a_torchvision_state_dict_without_its_classifier(tmp_path)
         DeepMar(5, "resnet34").load_imagenet(path)
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         model.load_imagenet(tmp_path / "none.pth")
+    with pytest.raises(ForeignWeightsError, match="not a torchvision resnet18"):
+        model.load_imagenet(_tiny_alexnet_file(tmp_path / "alexnet.pth"))
+
+
+def test_acn_refuses_or_skips_a_weights_file_of_another_architecture(tmp_path, tiny_set):
+    import torchvision
+
+    from baselines.acn import ACN_PRESETS, run_acn
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), path)  # has conv1.weight, like CaffeNet
+    with pytest.raises(ForeignWeightsError, match="not an AlexNet/CaffeNet"):
+        build_acn(26, ACNConfig(), path)
+    result = run_acn(tiny_set, ACN_PRESETS.get("tiny"), weights=path, skip_foreign_weights=True, device="cpu")
+    assert result.info["weights"] is None and result.test_scores.shape == (10, 26)
 
 
 def test_deepmar_unknown_backbone_lists_the_valid_ones():
@@ -442,10 +457,9 @@ def test_fc_methods_stop_without_weights(name, tiny_set, tmp_path):
 @pytest.mark.parametrize("name", BASELINE_METHODS)
 def test_registered_method_runs_on_tiny_preset(name, tiny_set, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setenv("PA100K_HOME", str(tmp_path / "home"))
-    torch.set_num_threads(1)
+    # one --weights file serves a whole run: ACN builds its trunk from it, DeepMar (a ResNet) skips it
     ctx = RunContext(work_dir=tmp_path / "work", preset="tiny", seed=0, device="cpu", progress=False,
-                     cache_dir=tmp_path / "cache", dataset_name="tiny",
-                     weights=tiny_weights if name.startswith("fc") else None)
+                     cache_dir=tmp_path / "cache", dataset_name="tiny", weights=tiny_weights)
     t0 = time.perf_counter()
     out = METHODS.get(name)().run(tiny_set, ctx)
     elapsed = time.perf_counter() - t0
@@ -455,6 +469,7 @@ def test_registered_method_runs_on_tiny_preset(name, tiny_set, tiny_weights, tmp
     assert elapsed < 30, f"{name} took {elapsed:.1f}s on the tiny preset"
     if name in ("acn", "deepmar"):
         assert out.history and out.history[0]["stage"] and (out.checkpoint / "model.safetensors").is_file()
+        assert out.info["weights"] == (str(tiny_weights) if name == "acn" else None)
 
 
 def test_elf_mm_learns_a_visible_colour_attribute(tiny_set, tmp_path):

@@ -144,3 +144,23 @@ def test_unknown_preset_and_stage_override_are_clear_errors(toy, tmp_path):
     with pytest.raises(ValueError, match="unknown stages"):
         train_stagewise(toy, preset="tiny", out_dir=tmp_path, stage_overrides={"stage9": {}}, progress=False)
     assert TRAIN_PRESETS.get("cpu").cache_images and TRAIN_PRESETS.get("cpu").model_preset == "cpu"
+
+
+def test_cached_images_give_exactly_what_the_standard_transform_gives(toy):
+    from hpnet.data import CachedImageDataset, ImageCache, image_dataset
+
+    cache = ImageCache(toy, "val", (64, 32))
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    cached = CachedImageDataset(cache, train=False, mean=mean, std=std)
+    plain = image_dataset(toy, "val", (64, 32), train=False, mean=mean, std=std)
+    assert len(cached) == len(plain) == len(toy.splits["val"])
+    for k in range(len(plain)):
+        image, labels, mask = cached[k]
+        ref = plain[k]
+        torch.testing.assert_close(image, ref[0], atol=1e-6, rtol=0)
+        assert torch.equal(labels, ref[1]) and torch.equal(mask, ref[2])
+    augmented = CachedImageDataset(cache, train=True, mean=mean, std=std, pad=4)
+    torch.manual_seed(0)
+    views = torch.stack([augmented[0][0] for _ in range(8)])
+    assert views.shape == (8, 3, 64, 32)
+    assert any(not torch.equal(views[0], v) for v in views[1:])  # random crops and flips differ

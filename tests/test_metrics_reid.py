@@ -77,8 +77,9 @@ def _random_problem(seed, nq=25, ng=70, ids=7, cams=3, levels=None, dtype=np.flo
     if levels:  # many exact ties, including between true matches and other images
         d = np.round(d * levels) / levels
     d = d.astype(dtype)
-    d[0, :5] = -0.0  # negative zero ties with +0.0
-    d[1, :5] = 0.0
+    d[0, -8:] = -0.0  # negative zero ties with +0.0 (at high gallery indices, so that order by index shows)
+    d[0, :8] = 0.0
+    d[2] -= dtype(0.5)  # negative distances (e.g. rounding in squared Euclidean)
     return d, qp, gp, qc, gc
 
 

@@ -367,3 +367,27 @@ def test_run_reid_benchmark_rejects_unknown_methods_datasets_and_keys(synthetic_
     (tmp_path / "d" / "x").write_text("")
     with pytest.raises(FileExistsError, match="not empty"):
         run_reid_benchmark(ReIDRunConfig(methods="mnet", out=str(tmp_path / "d")))
+
+
+def test_jstl_run_trains_one_label_space_and_scores_each_dataset(synthetic_home, tmp_path, monkeypatch):
+    from benchmarks.reid_runner import ReIDRunConfig, run_reid_benchmark
+    from pa100k.reid import REID_DATASETS, load_reid
+
+    monkeypatch.setenv("PA100K_HOME", str(synthetic_home))
+    fake = fake_reidset(tmp_path / "fake", train_ids=4, test_ids=2)
+    monkeypatch.setitem(REID_DATASETS._items, "fake", lambda root: fake)
+    out = run_reid_benchmark(ReIDRunConfig(methods="mnet", dataset="synthetic_reid,fake", data_preset="tiny",
+                                           preset="tiny", out=str(tmp_path / "run"), progress=False, n_bootstrap=20))
+    synthetic = load_reid("synthetic_reid", preset="tiny", seed=0)
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["num_train_ids"] == synthetic.num_train_pids + fake.num_train_pids
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["jstl"] is True and list(metrics["methods"]) == ["M-net [synthetic_reid]", "M-net [fake]"]
+    for name, rs in (("synthetic_reid", synthetic), ("fake", fake)):
+        per = json.loads((out / "datasets" / name / "metrics.json").read_text())
+        assert per["dataset"] == name and per["task"] == "reid" and list(per["methods"]) == ["M-net"]
+        assert (out / f"cmc-{name}.png").is_file() and (out / f"ranked_list-{name}.png").is_file()
+        with np.load(out / "methods" / "mnet" / f"features-{name}.npz") as z:
+            assert z["query_features"].shape[0] == len(rs.query) and z["gallery_features"].shape[0] == len(rs.gallery)
+    with np.load(out / "features.npz") as z:  # the first dataset's
+        assert z["query_names"].tolist() == [p.name for p, _, _ in synthetic.query]

@@ -5,13 +5,14 @@ query, gallery images of the same identity seen by the same camera are removed, 
 never scored, distractors (pid 0) are negatives, and a query with no true match left is skipped (and
 counted). Ties in distance are broken by gallery index, as a stable sort would.
 
-How it is fast: distances are computed in chunks of queries (torch; on the GPU for CUDA tensors). The
-rank of a true match is the number of kept gallery items that come before it, which is counted instead
-of sorted: per query the few true-match distances are sorted, every gallery item is placed between them
-(``searchsorted``) and a histogram of those places, cumulated, gives every true match's rank at once.
-Gallery items further than the last true match cannot change CMC, AP or INP, so only the items up to it
-are placed. CMC needs the rank of the first true match, AP the ranks of all (from the cumulative hit
-count k at each), mINP the rank of the last.
+How it is fast: distances are computed in chunks of queries (on the CPU through numpy's BLAS, on the GPU
+with torch for CUDA tensors). The rank of a true match is the number of kept gallery items that come
+before it, which is counted instead of sorted: per query the few true matches are sorted, every gallery
+item is placed between them (``searchsorted`` on int64 keys made of the float32 distance's ordered bits
+and the gallery index, so that ties need no special case) and a histogram of those places, cumulated,
+gives every true match's rank at once. Gallery items further than the last true match cannot change CMC,
+AP or INP, so when they are the majority only the items up to it are placed. CMC needs the rank of the
+first true match, AP the ranks of all (from the cumulative hit count k at each), mINP the rank of the last.
 """
 
 from __future__ import annotations
@@ -337,20 +338,20 @@ def _gallery_layout(g_pids: np.ndarray, g_cams: np.ndarray, device: torch.device
     )
 
 
-def _ordered_keys(values: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, col_bits: int) -> torch.Tensor:
-    """Unique int64 keys ordered as (row, float32 distance, gallery index): the row in the high bits, then an
-    order-preserving map of the float's 32 bits (``-0.0`` folded onto ``+0.0``, as float comparison does),
-    then the gallery index in the low ``col_bits``. ``rows``/``cols`` broadcast against ``values``."""
+def _float_order(values: torch.Tensor, non_negative: bool) -> torch.Tensor:
+    """int64 in [0, 2**32) ordered as the float32 ``values`` (``-0.0`` folded onto ``+0.0``, as float comparison
+    does). When no value has its sign bit set the bits are already ordered and are used as they are."""
+    if non_negative:
+        return values.view(torch.int32).to(torch.int64)
     bits = (values + 0.0).view(torch.int32).to(torch.int64)
-    ordered = torch.where(bits < 0, -(bits & 0x7FFFFFFF) - 1, bits) + (1 << 31)  # in [0, 2**32)
-    return (((rows << 32) | ordered) << col_bits) | cols
+    return torch.where(bits < 0, -(bits & 0x7FFFFFFF) - 1, bits) + (1 << 31)
 
 
-def _key_bits(num_rows: int, num_gallery: int) -> int | None:
-    """Bits of the gallery index in :func:`_ordered_keys`, or None when (row, distance, index) needs > 63 bits."""
-    col_bits = max(1, (num_gallery - 1).bit_length())
-    row_bits = max(1, (num_rows - 1).bit_length())
-    return col_bits if row_bits + 32 + col_bits <= 63 else None
+def _row_keys(values: torch.Tensor, cols: torch.Tensor, col_bits: int, non_negative: bool) -> torch.Tensor:
+    """Keys unique within a row, ordered as (float32 distance, gallery index): ``order << col_bits | index``."""
+    keys = _float_order(values, non_negative)
+    keys.bitwise_left_shift_(col_bits)
+    return keys.bitwise_or_(cols)
 
 
 def _as_float32_if_exact(dist: torch.Tensor) -> torch.Tensor:
@@ -430,23 +431,29 @@ def _match_ranks(
 
     tlast = td.gather(1, (n - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
     tlast = torch.where(n > 0, tlast, torch.tensor(-math.inf, dtype=dist.dtype, device=dev))
-    col_bits = _key_bits(bq, ng) if dist.dtype == torch.float32 else None
-    if col_bits is not None:
-        # (row, distance, index) keys are unique: an item's bucket is the number of true-match keys below its key
-        row = torch.arange(bq, device=dev).unsqueeze(1)
+    if dist.dtype == torch.float32:
+        # keys (distance, gallery index) are unique within a row: an item's bucket is the number of true-match
+        # keys below its key, so ties need no special care
+        col_bits = max(1, (ng - 1).bit_length())
+        non_negative = int(dist.view(torch.int32).min()) >= 0
         j = torch.arange(smax, device=dev).unsqueeze(0)
-        tkeys = _ordered_keys(td, row, tidx, col_bits)
-        row_end = _ordered_keys(torch.full_like(td[:, :1], math.inf), row, torch.tensor((1 << col_bits) - 1), col_bits)
-        tkeys = torch.where(j < n.unsqueeze(1), tkeys, row_end).reshape(-1)  # padding: last key of the row
+        tkeys = _row_keys(td, tidx, col_bits, non_negative)
+        row_end = _row_keys(torch.full_like(td[:, :1], math.inf), torch.tensor((1 << col_bits) - 1), col_bits,
+                            non_negative)
+        tkeys = torch.where(j < n.unsqueeze(1), tkeys, row_end)  # padding: the last key of the row
         sel = dist <= tlast.unsqueeze(1)  # items after the last true match change nothing
-        if int(torch.count_nonzero(sel)) <= _SPARSE_FRACTION * bq * ng:
+        row_shift = 32 + col_bits
+        sparse = int(torch.count_nonzero(sel)) <= _SPARSE_FRACTION * bq * ng
+        if sparse and max(1, (bq - 1).bit_length()) + row_shift <= 63:
+            # only the selected items, searched in one flat sequence: row in the high bits
             rows, cols = sel.nonzero(as_tuple=True)
-            keys = _ordered_keys(dist[rows, cols], rows, cols, col_bits)
-            b = torch.searchsorted(tkeys, keys) - rows * smax
+            keys = _row_keys(dist[rows, cols], cols, col_bits, non_negative) | (rows << row_shift)
+            flat = tkeys | (torch.arange(bq, device=dev).unsqueeze(1) << row_shift)
+            b = torch.searchsorted(flat.view(-1), keys) - rows * smax
             hist = torch.bincount(rows * nb + b, minlength=bq * nb).view(bq, nb)
         else:
-            keys = _ordered_keys(dist, row, torch.arange(ng, device=dev).unsqueeze(0), col_bits)
-            b = torch.searchsorted(tkeys, keys.view(-1)).view(bq, ng) - row * smax
+            keys = _row_keys(dist, torch.arange(ng, device=dev).unsqueeze(0), col_bits, non_negative)
+            b = torch.searchsorted(tkeys, keys)  # (B, G)
             hist = torch.zeros((bq, nb), dtype=torch.int64, device=dev)
             hist.scatter_add_(1, b, torch.ones((), dtype=torch.int64, device=dev).expand_as(b))
     else:  # float64 distances: place every item, then order ties with true matches by gallery index
