@@ -22,6 +22,10 @@ def evaluate_scores(
     the toolkits' conventions follow under ``conventions``.
     """
     from pa100k.metrics import attribute_metrics, bootstrap_ci
+    from pa100k.metrics import instance_accuracy, instance_f1, instance_precision, instance_recall, mean_accuracy
+
+    SCORES = {"mA": mean_accuracy, "accuracy": instance_accuracy, "precision": instance_precision,
+              "recall": instance_recall, "f1": instance_f1}
 
     idx = data.split_indices(split)
     y_true = data.labels[idx]
@@ -33,14 +37,10 @@ def evaluate_scores(
     out: dict[str, Any] = {name: float(getattr(main, name)) for name in SCALARS}
     ci: dict[str, list[float]] = {}
     for name in SCALARS:
-        arrays = (y_true, scores) if mask is None else (y_true, scores, mask)
-
-        def fn(yt, ys, m=None, _name=name):
-            return getattr(attribute_metrics(yt, ys, mask=m, convention="li2016", score_type="prob"), _name)
-
+        # AttributeScore objects bootstrap every replicate at once from resampling weights.
         with warnings.catch_warnings():  # undefined ratios in resamples: the main estimate already warned
             warnings.simplefilter("ignore")
-            res = bootstrap_ci(fn, *arrays, n=n_bootstrap, seed=seed)
+            res = bootstrap_ci(SCORES[name], y_true, scores, mask=mask, n=n_bootstrap, seed=seed)
         ci[name] = [float(res.low), float(res.high)]
     out["ci95"] = ci
     out["n_bootstrap"] = n_bootstrap
