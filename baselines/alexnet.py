@@ -81,7 +81,11 @@ LAYOUTS.add("caffenet", Layout(
 
 @dataclass(frozen=True)
 class AlexNetSpec:
-    """Widths of one trunk: conv channels and groups, fc6/fc7 sizes, the grid pooled before fc6."""
+    """Widths of one trunk: conv channels and groups, fc6/fc7 sizes, the grid pooled before fc6.
+
+    ``batch_norm`` adds a BatchNorm2d after each convolution: not part of AlexNet/CaffeNet (published
+    weights never have it), but what lets a trunk trained from scratch learn within a few epochs.
+    """
 
     layout: str = "alexnet"
     channels: tuple[int, int, int, int, int] = (64, 192, 384, 256, 256)
@@ -89,6 +93,7 @@ class AlexNetSpec:
     fc: tuple[int, int] = (4096, 4096)
     pool_grid: tuple[int, int] = (6, 6)
     dropout: float = 0.5
+    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         LAYOUTS.get(self.layout)
@@ -103,12 +108,12 @@ class AlexNetSpec:
 
     @classmethod
     def scaled(cls, width: float, *, layout: str = "alexnet", fc: int | None = None,
-               pool_grid: tuple[int, int] = (6, 6), dropout: float = 0.5) -> AlexNetSpec:
+               pool_grid: tuple[int, int] = (6, 6), dropout: float = 0.5, batch_norm: bool = False) -> AlexNetSpec:
         """The layout's widths times ``width`` (at least one group's worth each); fc6/fc7 ``fc`` (default 4096·width)."""
         base = LAYOUTS.get(layout)
         channels = tuple(max(g, round(c * width / g) * g) for c, g in zip(base.channels, base.groups))
         fc_dim = fc if fc is not None else max(8, round(4096 * width))
-        return cls(layout, channels, base.groups, (fc_dim, fc_dim), tuple(pool_grid), dropout)
+        return cls(layout, channels, base.groups, (fc_dim, fc_dim), tuple(pool_grid), dropout, batch_norm)
 
 
 class AlexNetTrunk(nn.Module):
@@ -124,6 +129,8 @@ class AlexNetTrunk(nn.Module):
         self.conv3 = nn.Conv2d(c[1], c[2], 3, padding=1, groups=g[2])
         self.conv4 = nn.Conv2d(c[2], c[3], 3, padding=1, groups=g[3])
         self.conv5 = nn.Conv2d(c[3], c[4], 3, padding=1, groups=g[4])
+        norm = nn.BatchNorm2d if spec.batch_norm else (lambda _: nn.Identity())
+        self.bn1, self.bn2, self.bn3, self.bn4, self.bn5 = (norm(ch) for ch in c)
         self.pool = nn.MaxPool2d(3, stride=2)
         self.lrn = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if self.layout.lrn else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(spec.pool_grid)
@@ -138,11 +145,11 @@ class AlexNetTrunk(nn.Module):
 
     def forward_conv(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, 3, H, W) -> conv5 pooled to the grid (B, C5, gh, gw)."""
-        x = self.lrn(self.pool(F.relu(self.conv1(x))))  # CaffeNet: pool1 then norm1
-        x = self.lrn(self.pool(F.relu(self.conv2(x))))
-        x = F.relu(self.conv3(x))
-        x = F.relu(self.conv4(x))
-        x = self.pool(F.relu(self.conv5(x)))
+        x = self.lrn(self.pool(F.relu(self.bn1(self.conv1(x)))))  # CaffeNet: pool1 then norm1
+        x = self.lrn(self.pool(F.relu(self.bn2(self.conv2(x)))))
+        x = F.relu(self.bn3(self.conv3(x)))
+        x = F.relu(self.bn4(self.conv4(x)))
+        x = self.pool(F.relu(self.bn5(self.conv5(x))))
         return self.avgpool(x)
 
     def forward_fc(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -261,6 +268,25 @@ def trunk_state_dict(trunk: AlexNetTrunk) -> dict[str, torch.Tensor]:
     return out
 
 
+def save_trunk(trunk: AlexNetTrunk, path: str | os.PathLike) -> Path:
+    """Write the trunk under its layout's published key names (``.safetensors``, else ``torch.save``), atomically.
+
+    `load_trunk` reads it back; tests use it to make small weights files.
+    """
+    from pa100k.fileio import atomic_path
+
+    path = Path(path)
+    state = {k: v.contiguous() for k, v in trunk_state_dict(trunk).items()}
+    with atomic_path(path) as tmp:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file(state, str(tmp))
+        else:
+            torch.save(state, tmp)
+    return path
+
+
 __all__ = [
     "LAYOUTS",
     "AlexNetSpec",
@@ -268,6 +294,7 @@ __all__ = [
     "Layout",
     "load_trunk",
     "read_state_dict",
+    "save_trunk",
     "spec_from_state_dict",
     "trunk_state_dict",
 ]

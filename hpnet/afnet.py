@@ -71,7 +71,7 @@ class HydraPlusNet(HubMixin, nn.Module):
         self.head = ClassifierHead(self.num_features, self.config.num_classes, self.config.fc_dim, self.config.dropout)
 
     @classmethod
-    def from_mnet(cls, mnet: MNet, **overrides) -> "HydraPlusNet":
+    def from_mnet(cls, mnet: MNet, **overrides) -> HydraPlusNet:
         """An HP-net whose trunk and AF-net branches start as copies of the trained ``mnet`` (§3.2)."""
         base = HPNetConfig(**{k: v for k, v in vars(mnet.config).items()})
         config = with_overrides(base, **overrides)

@@ -17,8 +17,8 @@ the batch-norm running means.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -154,7 +154,7 @@ class Stem(nn.Module):
 
 def make_stage(block: int, in_channels: int, width: float) -> nn.Sequential:
     """The inception modules of block ``block`` (1, 2 or 3) as a Sequential with ``out_channels`` set."""
-    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
     channels = in_channels
     for spec in INCEPTION_SPECS[block]:
         module = InceptionBlock(channels, spec, width)

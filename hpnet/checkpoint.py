@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
+from typing_extensions import Self
 
 from pa100k.fileio import atomic_path, atomic_write
 
@@ -168,8 +169,8 @@ class HubMixin:
         return folder
 
     @classmethod
-    def from_pretrained(cls: type[M], dir_or_hub_id: str | os.PathLike, *, map_location: str = "cpu",
-                        revision: str | None = None, **overrides: Any) -> M:
+    def from_pretrained(cls, dir_or_hub_id: str | os.PathLike, *, map_location: str = "cpu",
+                        revision: str | None = None, **overrides: Any) -> Self:
         """Load a model saved by ``save_pretrained`` from a folder or a Hub id, in eval mode; ``overrides`` replace config fields."""
         folder = resolve_checkpoint(dir_or_hub_id, revision=revision)
         data = read_config_file(folder)

@@ -8,7 +8,7 @@ it yields exactly what ``build_transform(size, train)`` would, without decoding 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

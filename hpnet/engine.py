@@ -15,18 +15,18 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from pa100k.registry import Registry
-
 from hpnet.checkpoint import load_safetensors, save_safetensors
+from pa100k.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from a dict, rejecting unknown keys by name."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -154,7 +154,7 @@ def _constant(progress: float, cfg: TrainConfig, epoch: int) -> float:
 
 def lr_factor(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
     """Multiplier of the base learning rate at global ``step`` (linear warm-up, then the named schedule)."""
-    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    warmup = round(cfg.warmup_epochs * steps_per_epoch)
     if step < warmup:
         return (step + 1) / warmup
     total = max(cfg.epochs * steps_per_epoch - warmup, 1)
@@ -309,7 +309,7 @@ def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, An
 
 
 def _save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: "torch.amp.GradScaler",
+                     scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: torch.amp.GradScaler,
                      config: TrainConfig, epoch: int, history: list[dict], best_epoch: int, best_val_mA: float) -> None:
     """Write ``folder`` (model.safetensors, training_state.safetensors, training_state.json) via a sibling temp dir."""
     tmp = folder.with_name(folder.name + ".partial")
@@ -365,7 +365,7 @@ def _check_resume_config(stored: dict[str, Any], config: TrainConfig, where: Pat
 
 
 def _load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: "torch.amp.GradScaler",
+                     scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: torch.amp.GradScaler,
                      config: TrainConfig) -> dict[str, Any]:
     meta_path = folder / "training_state.json"
     if not meta_path.is_file():

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 
-def positive_ratio_from(attribute_set: "AttributeSet", split: str = "train") -> np.ndarray:
+def positive_ratio_from(attribute_set: AttributeSet, split: str = "train") -> np.ndarray:
     """Per-attribute share of positives among the known labels of ``split`` (the training split by default).
 
     Attributes whose labels are all unknown in ``split`` get a ratio of 0.5 (equal weights) and a warning.

@@ -10,7 +10,7 @@ channels, and a fast path that folds L into the batch dimension (one (B·L, C, h
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn

@@ -9,18 +9,17 @@ from __future__ import annotations
 import csv
 import logging
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from hpnet.engine import resolve_device
 from pa100k.attribute_set import open_image
 from pa100k.fileio import atomic_write
-
-from hpnet.engine import resolve_device
 
 logger = logging.getLogger(__name__)
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
-
-from pa100k.registry import Registry
 
 from hpnet.afnet import HydraPlusNet
 from hpnet.checkpoint import read_config_file, resolve_checkpoint
 from hpnet.config import PRESETS, HPNetConfig, MNetConfig, with_overrides
 from hpnet.mnet import MNet
+from pa100k.registry import Registry
 
 ModelBuilder = Callable[..., nn.Module]
 MODELS: Registry[ModelBuilder] = Registry("model")

@@ -28,16 +28,15 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from pa100k.attribute_set import AttributeSet
-from pa100k.fileio import atomic_write
-from pa100k.registry import Registry
-
 from hpnet.afnet import HydraPlusNet
 from hpnet.checkpoint import config_to_dict
 from hpnet.config import PRESETS, HPNetConfig
 from hpnet.engine import TrainConfig, TrainResult, clone_config, fit, predict_scores, resolve_device
 from hpnet.losses import WeightedBCELoss, positive_ratio_from
 from hpnet.mnet import ClassifierHead, MNet
+from pa100k.attribute_set import AttributeSet
+from pa100k.fileio import atomic_write
+from pa100k.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +215,7 @@ class StageRecord:
     cpu_seconds: float = 0.0  # CPU time of this process (all threads): less sensitive to a shared machine
 
     @classmethod
-    def from_result(cls, result: TrainResult, seconds: float, cpu_seconds: float = 0.0) -> "StageRecord":
+    def from_result(cls, result: TrainResult, seconds: float, cpu_seconds: float = 0.0) -> StageRecord:
         """A record of a `fit` result and its timings."""
         return cls(seconds=seconds, history=result.history, best_epoch=result.best_epoch, best_val_mA=result.best_val_mA,
                    cpu_seconds=cpu_seconds)
@@ -395,8 +394,8 @@ def train_stagewise(
         mnet.save_pretrained(mnet_dir)
         state.record("mnet", rec)
     mnet.eval()
-    result_kwargs = dict(out_dir=out, preset=tp.name, mnet_dir=mnet_dir, _data=data, device=device,
-                         batch_size=tp.feature_batch_size, mnet=mnet)
+    result_kwargs = {"out_dir": out, "preset": tp.name, "mnet_dir": mnet_dir, "_data": data, "device": device,
+                     "batch_size": tp.feature_batch_size, "mnet": mnet}
     if mnet_only:
         return StagewiseResult(hpnet_dir=None, stages=dict(state.stages), hpnet=None, **result_kwargs)
 

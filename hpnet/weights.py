@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -153,7 +153,7 @@ def load_imagenet_weights(backbone: BNInception | nn.Module, path: str | os.Path
     """Load ImageNet weights into a BNInception (or a model with ``.backbone``); missing/unexpected keys raise by name when ``strict``."""
     trunk = getattr(backbone, "backbone", backbone)
     if not isinstance(trunk, BNInception):
-        raise ValueError(f"load_imagenet_weights: expected a BNInception or a model with .backbone, found {type(trunk).__name__}")
+        raise TypeError(f"load_imagenet_weights: expected a BNInception or a model with .backbone, found {type(trunk).__name__}")
     if trunk.width != 1.0:
         raise ValueError(f"{path}: ImageNet BN-Inception weights are full width (1.0); this trunk has width {trunk.width}")
     mapped = map_pretrainedmodels_bninception(read_weights_file(path), fold_input=fold_input, mean=mean, std=std)

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 import pa100k
 from baselines.acn import ACN, ACNConfig, PerAttributeSoftmaxLoss, build_acn
-from baselines.alexnet import AlexNetSpec, AlexNetTrunk, load_trunk, spec_from_state_dict, trunk_state_dict
+from baselines.alexnet import AlexNetSpec, AlexNetTrunk, load_trunk, save_trunk, spec_from_state_dict
 from baselines.cache import cached_features, feature_cache_path
 from baselines.common import ForeignWeightsError, apply_overrides, split_union
 from baselines.deepmar import DeepMar
@@ -62,20 +62,9 @@ def tiny_set(tmp_path_factory) -> AttributeSet:
 
 
 def _tiny_alexnet_file(path: Path, layout: str = "alexnet") -> Path:
-    """A narrow AlexNet/CaffeNet-layout state dict (random weights), saved like a published file."""
+    """A narrow AlexNet/CaffeNet-layout weights file (random weights)."""
     torch.manual_seed(0)
-    trunk = AlexNetTrunk(AlexNetSpec.scaled(0.125, layout=layout, fc=32))
-    state = trunk_state_dict(trunk)
-    head = "classifier.6" if layout == "alexnet" else "fc8"
-    state[f"{head}.weight"], state[f"{head}.bias"] = torch.randn(10, 32), torch.zeros(10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
-
-        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    else:
-        torch.save(state, path)
-    return path
+    return save_trunk(AlexNetTrunk(AlexNetSpec.scaled(0.125, layout=layout, fc=32)), path)
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +308,9 @@ def test_load_trunk_errors_name_the_file_and_the_problem(tmp_path):
         load_trunk(other)
     extra = _tiny_alexnet_file(tmp_path / "extra.pth")
     state = torch.load(extra, weights_only=True)
+    state["classifier.6.weight"], state["classifier.6.bias"] = torch.zeros(10, 32), torch.zeros(10)
+    torch.save(state, extra)
+    assert load_trunk(extra).spec.fc == (32, 32)  # the ImageNet classifier (fc8) is ignored
     state["features.12.weight"] = torch.zeros(1)
     torch.save(state, extra)
     with pytest.raises(ValueError, match="unexpected keys"):

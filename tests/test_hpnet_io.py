@@ -14,7 +14,7 @@ import hpnet
 from hpnet.__main__ import main
 from hpnet.backbone import BNInception
 from hpnet.checkpoint import save_safetensors
-from hpnet.weights import (CAFFE_BGR_MEAN, load_imagenet_weights, map_pretrainedmodels_bninception)
+from hpnet.weights import CAFFE_BGR_MEAN, load_imagenet_weights, map_pretrainedmodels_bninception
 
 ATTRS = ("Female", "Hat", "Backpack")
 
@@ -252,9 +252,8 @@ def test_predict_command_writes_a_submission_csv_and_attention_figures(tmp_path,
 
 
 def test_an_image_that_cannot_be_decoded_is_a_clear_error(tmp_path, capsys):
-    from pa100k.attribute_set import ImageDecodeError
-
     from hpnet.predict import predict_images
+    from pa100k.attribute_set import ImageDecodeError
 
     model = _tiny("mnet_bninception")
     ckpt = model.save_pretrained(tmp_path / "ckpt")

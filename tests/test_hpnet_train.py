@@ -12,7 +12,7 @@ from hpnet.afnet import HydraPlusNet
 from hpnet.engine import TrainConfig, fit
 from hpnet.losses import WeightedBCELoss
 from hpnet.mnet import MNet
-from hpnet.train import MDAStage, TRAIN_PRESETS, train_stagewise
+from hpnet.train import TRAIN_PRESETS, MDAStage, train_stagewise
 
 
 @pytest.fixture(autouse=True)

@@ -47,11 +47,11 @@ def measure(preset: str = "cpu", batch: int = 32, repeats: int = 5, threads: int
     opt = torch.optim.SGD(params, lr=1e-3)
 
     for execution in ("loop", "folded"):
-        def forward() -> None:
+        def forward(execution: str = execution) -> None:
             with torch.no_grad():
                 model.afnet(blocks, execution)
 
-        def step() -> None:
+        def step(execution: str = execution) -> None:
             opt.zero_grad(set_to_none=True)
             model.afnet(blocks, execution).float().pow(2).mean().backward()
             opt.step()
