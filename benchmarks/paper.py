@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 # Which paper dataset a suite dataset is compared with.
 PAPER_DATASET = {
@@ -35,7 +35,7 @@ class PaperRow:
 @lru_cache(maxsize=1)
 def paper_rows() -> tuple[PaperRow, ...]:
     """Every (table, dataset, method) row of the paper, in the order of the CSV."""
-    text = resources.files("benchmarks").joinpath("paper_tables.csv").read_text(encoding="utf-8")
+    text = Path(__file__).with_name("paper_tables.csv").read_text(encoding="utf-8")
     rows: dict[tuple[int, str, str], dict[str, float]] = {}
     for rec in csv.DictReader(io.StringIO(text)):
         key = (int(rec["table"]), rec["dataset"], rec["method"])

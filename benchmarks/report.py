@@ -52,10 +52,15 @@ def build_report(run_dirs: Sequence[Path], out: Path | None = None) -> str:
         else:
             parts.append(results_table(dataset, rows))
         parts.append("")
-        if dataset.startswith("synthetic"):
-            parts.append(f"> {SYNTHETIC_NOTE}")
+        note = druns[0]["metrics"].get("note") or (SYNTHETIC_NOTE if dataset.startswith("synthetic") else "")
+        if note:
+            parts.append(f"> {note}")
             parts.append("")
-        parts.append("Values in percent; ours: li2016 convention, ± half the bootstrap 95% interval over test images.")
+        if task == "reid":
+            parts.append("Values in percent; ours: cosine distance, the dataset's own protocol, ± half the bootstrap "
+                         "95% interval over query identities.")
+        else:
+            parts.append("Values in percent; ours: li2016 convention, ± half the bootstrap 95% interval over test images.")
         parts.append("")
         for run in druns:
             for name, reason in run["metrics"].get("skipped", {}).items():

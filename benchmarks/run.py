@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"NAME[,NAME...] or all; registered: {', '.join(METHODS.names())}")
     p.add_argument("--task", choices=("attributes", "reid"), default="attributes", help="attribute recognition (Table 2) or ReID (Table 4)")
     p.add_argument("--dataset", default=None,
-                   help=f"attributes: {', '.join(BENCHMARK_DATASETS.names())} (default synthetic)")
+                   help=f"attributes: {', '.join(BENCHMARK_DATASETS.names())} (default synthetic); "
+                        "reid: synthetic_reid (default), market1501, cuhk03, viper, or a comma list for JSTL")
     p.add_argument("--data-root", default=None, help="folder of the official release (not needed for synthetic)")
     p.add_argument("--data-preset", default="small", choices=("tiny", "small", "full"), help="synthetic data size (default small)")
     p.add_argument("--preset", default="cpu", choices=PRESETS, help="model/training size: cpu (default), paper (GPU), tiny (tests)")
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for the 95%% intervals")
     p.add_argument("--set", dest="overrides", action="append", type=_override, default=[], metavar="KEY=VALUE",
                    help="override a method hyper-parameter, e.g. --set epochs=2")
+    p.add_argument("--attention-config", default=None,
+                   help="MDA paths of the paper's Fig. 6: full, naive, no_middle, prune_one, prune_two")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -55,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("PIL").setLevel(logging.WARNING)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    if args.attention_config:
+        args.overrides.append(("attention_config", args.attention_config))
     try:
         if args.task == "reid":
             from benchmarks.reid_runner import ReIDRunConfig, run_reid_benchmark
@@ -62,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = run_reid_benchmark(ReIDRunConfig(
                 methods=args.method, dataset=args.dataset or "synthetic_reid", data_root=args.data_root,
                 data_preset=args.data_preset, preset=args.preset, seed=args.seed, device=args.device,
-                out=args.out, resume=args.resume, progress=not args.no_progress, overrides=dict(args.overrides)))
+                out=args.out, resume=args.resume, progress=not args.no_progress, overrides=dict(args.overrides),
+                n_bootstrap=args.bootstrap))
         else:
             from benchmarks.runner import RunConfig, run_benchmark
 
