@@ -1,4 +1,12 @@
-"""hpnet: HydraPlus-Net (Liu et al., ICCV 2017) for pedestrian attributes: BN-Inception, M-net, MDA, AF-net, training."""
+"""hpnet: HydraPlus-Net (Liu et al., ICCV 2017) for pedestrian attributes: BN-Inception, M-net, MDA, AF-net, training.
+
+    model = hpnet.create_model("hpnet_bninception", num_classes=26, preset="cpu")   # or "mnet_bninception", ".paper"
+    result = hpnet.train_stagewise(pa100k.load("synthetic", preset="small"), preset="cpu", out_dir="runs/hp")
+    probs = result.test_probabilities()                      # {"mnet": (N, 26), "hpnet": (N, 26)}
+    model = hpnet.load_pretrained("runs/hp/hpnet")            # config.json + model.safetensors
+
+Command line: ``python -m hpnet predict|export|summary|train`` (see ``python -m hpnet COMMAND --help``).
+"""
 
 from hpnet.afnet import AFNet, HydraPlusNet
 from hpnet.backbone import BNInception

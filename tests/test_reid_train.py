@@ -287,6 +287,23 @@ def test_trainer_stagewise_shares_mda_modules_and_resumes(tmp_path):
         ReIDTrainer(items, preset="tiny", out_dir=tmp_path / "train", seed=1, resume=True, progress=False)
 
 
+def test_fc_feature_trains_the_fusion_head_on_cached_features(tmp_path):
+    items = merge_train([fake_reidset(tmp_path / "a", train_ids=4, test_ids=1)])
+    trainer = ReIDTrainer(items, preset=apply_overrides("tiny", {"feature": "fc", "holdout_per_id": 0}),
+                          out_dir=tmp_path / "train", progress=False)
+    assert trainer.stages_for(ALL_PATHS)[-1] == "fusion_full" and trainer.stages_for(None) == ["mnet"]
+    torch.manual_seed(trainer.seed * 10000 + 9000)  # the head's initialisation before stage 3
+    from hpnet.afnet import HydraPlusNet
+
+    untrained = HydraPlusNet.from_mnet(trainer.mnet(), **trainer._hp_fields(ALL_PATHS)).head.classifier.weight
+    hp = trainer.hpnet()
+    record = trainer.records["fusion_full"]
+    assert record.selection == "last_epoch" and len(record.history) == 1
+    assert not torch.equal(hp.head.classifier.weight, untrained)
+    saved = json.loads((tmp_path / "train" / "hpnet-full" / "config.json").read_text())
+    assert "head_trained" in json.dumps(saved)
+
+
 def test_extract_features_are_l2_normalised_and_flip_invariant_for_symmetric_images(tmp_path):
     torch.manual_seed(0)
     from hpnet import create_model

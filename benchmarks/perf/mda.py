@@ -2,6 +2,7 @@
 
     python benchmarks/perf/mda.py                         # cpu preset, batch 32, forward and training step
     python benchmarks/perf/mda.py --preset tiny --batch 8 --repeats 3 --json out.json
+    python benchmarks/perf/mda.py --attention-channels 8   # the paper's L
 
 Times one AF-net forward (all MDA modules, trunk outputs precomputed) and one training step (forward,
 backward, SGD step on the MDA parameters) per path, after a warm-up, and checks both paths agree
@@ -30,12 +31,14 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(preset: str = "cpu", batch: int = 32, repeats: int = 5, threads: int | None = None, seed: int = 0) -> dict:
+def measure(preset: str = "cpu", batch: int = 32, repeats: int = 5, threads: int | None = None, seed: int = 0,
+            attention_channels: int | None = None) -> dict:
     """Median seconds per batch of each path (forward, training step), their speed-ups and the max difference."""
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    model = create_model("hpnet_bninception", preset=preset)
+    overrides = {"attention_channels": attention_channels} if attention_channels else {}
+    model = create_model("hpnet_bninception", preset=preset, **overrides)
     x = torch.randn(batch, 3, *model.config.input_size)
     model.eval()
     with torch.no_grad():
@@ -71,9 +74,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--attention-channels", type=int, default=None, help="L (default: the preset's)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    res = measure(args.preset, args.batch, args.repeats, args.threads)
+    res = measure(args.preset, args.batch, args.repeats, args.threads, attention_channels=args.attention_channels)
     print(f"preset {res['preset']}, batch {res['batch']}, L = {res['attention_channels']}, {res['threads']} threads; "
           f"paths agree to {res['max_abs_diff']:.1e}")
     for kind in ("forward", "step"):

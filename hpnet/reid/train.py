@@ -141,8 +141,9 @@ REID_TRAIN_PRESETS.add("paper", ReIDTrainPreset(
     mnet=_sgd(60, 0.05, 64, warmup_epochs=2),
     mda=_sgd(10, 0.01, 64, warmup_epochs=0.5),
     fusion=TrainConfig(epochs=20, batch_size=256, lr=1e-3, optimizer="adamw", weight_decay=1e-2, scheduler="cosine"),
-    flip=True, pad=10, cache_images=False, num_workers=8,
-    description="full-width BN-Inception at the model preset's 224×224 (a GPU); JSTL-sized schedules",
+    feature="fc", flip=True, pad=10, cache_images=False, num_workers=8,
+    description="full-width BN-Inception at the model preset's 224×224 (a GPU); JSTL-sized schedules; the 512-d "
+                "fused FC feature (the pooled HP-net feature is 74,752-d: 4.7 GB for Market-1501's gallery)",
 ))
 REID_TRAIN_PRESETS.add("cpu", ReIDTrainPreset(
     "cpu", "cpu",
@@ -264,7 +265,7 @@ def _cache_features(model: HydraPlusNet, dataset: ReIDImageDataset, *, batch_siz
     out = []
     for x, _ in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, disable=not progress, leave=False):
         with autocast(device, device.type == "cuda"):
-            out.append(model.forward_features(x.to(device)).to("cpu", torch.float16))
+            out.append(model.forward_features(x.to(device)).to("cpu", torch.bfloat16))  # float16 can overflow
     return _Features(torch.cat(out), dataset.labels)
 
 
