@@ -2,7 +2,8 @@
 
 Each row is one attention level αⁱ (block i); the first column shows the image with the mean over the L
 channels, the others each channel α^i_l. Maps are upsampled (bilinear, for reading) to the input size
-and scaled per row by the row's maximum, which is printed, so channels of one level compare directly.
+and stretched per row from the row's minimum (blue) to its maximum (red), both printed, so the channels of
+one level compare directly.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def save_attention_figure(image: np.ndarray, maps: dict[str, np.ndarray], path: 
     gray = image.mean(axis=2, keepdims=True).repeat(3, axis=2).astype(np.uint8)
     for row, level in zip(axes, levels):
         amap = maps[level]
-        top = float(amap.max())
-        scale = top if top > 0 else 1.0
+        low, top = float(amap.min()), float(amap.max())
+        scale = top - low if top > low else 1.0
         idx = level.replace("block", "")
         name = f"α{SUPERSCRIPTS.get(idx, idx)}"
         panels = [(amap.mean(axis=0), f"{name} mean", image)] + [
@@ -73,10 +74,10 @@ def save_attention_figure(image: np.ndarray, maps: dict[str, np.ndarray], path: 
                 continue
             heat, label, base = panels[col]
             ax.imshow(base, extent=(0, w, h, 0))
-            ax.imshow(heat / scale, cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0, interpolation="bilinear",
+            ax.imshow((heat - low) / scale, cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0, interpolation="bilinear",
                       extent=(0, w, h, 0))
             ax.set_title(label, fontsize=8)
-        row[0].set_ylabel(f"block {idx}\nmax {top:.2g}", fontsize=8)
+        row[0].set_ylabel(f"block {idx}\n{low:.2g} to {top:.2g}", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
