@@ -4,34 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from pa100k.registry import Registry
-
-
-@dataclass(frozen=True)
-class Command:
-    """A subcommand: its help line, an argument builder and the function that runs it."""
-
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int | None]
+from pa100k.cli import CommandLine
 
 
-COMMANDS: Registry[Command] = Registry("hpnet command")
-
-
-def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Register ``fn(args)`` as subcommand ``name``."""
-
-    def decorator(fn: Callable[[argparse.Namespace], int | None]):
-        COMMANDS.add(name, Command(help, add_arguments, fn))
-        return fn
-
-    return decorator
+CLI = CommandLine("python -m hpnet", "HydraPlus-Net: predict, export, summary, train.")
+command = CLI.command
 
 
 # ------------------------------------------------------------------------------------------------ predict
@@ -139,33 +119,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- main
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m hpnet", description="HydraPlus-Net: predict, export, summary, train.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name in COMMANDS:
-        cmd = COMMANDS.get(name)
-        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
-        cmd.add_arguments(p)
-        p.set_defaults(_run=cmd.run)
-    return parser
+build_parser = CLI.build_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m hpnet``; errors in the input print one line and exit with status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 0
-    try:
-        return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    return CLI.main(argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,20 +16,22 @@ from pathlib import Path
 from leaderboard.benchmark import BENCHMARK_PRESETS, SYNTHETIC_TEST, build_preset, build_reid, parse_time
 from leaderboard.service import ENV_HOME, InvalidSubmission, Leaderboard, pct
 from leaderboard.store import DEFAULT_DAILY_QUOTA, AuthenticationError, QuotaExceeded
-from pa100k.registry import Registry
+from pa100k.cli import CommandLine
 
 Handler = Callable[[argparse.Namespace], int]
-COMMANDS: Registry[tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = Registry("leaderboard command")
 
 
-def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None):
-    """Register ``fn(args) -> int`` as subcommand ``name``."""
+def _global_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, help=f"data folder (default ${ENV_HOME} or ./leaderboard/data)")
+    parser.add_argument("--db", help="database URL (default sqlite:///<root>/leaderboard.sqlite3)")
 
-    def decorator(fn: Handler) -> Handler:
-        COMMANDS.add(name, (help, add_arguments, fn))
-        return fn
 
-    return decorator
+CLI = CommandLine(
+    "python -m leaderboard",
+    "Leaderboard: set up benchmarks and users, score and submit files, export and serve the board.",
+    global_arguments=_global_arguments, errors=(FileNotFoundError, ValueError, KeyError, PermissionError),
+)
+command = CLI.command
 
 
 def _open(args: argparse.Namespace) -> Leaderboard:
@@ -327,38 +328,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="python -m leaderboard",
-        description="Leaderboard: set up benchmarks and users, score and submit files, export and serve the board.",
-    )
-    parser.add_argument("--root", type=Path, help=f"data folder (default ${ENV_HOME} or ./leaderboard/data)")
-    parser.add_argument("--db", help="database URL (default sqlite:///<root>/leaderboard.sqlite3)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name in COMMANDS:
-        help_text, add_arguments, fn = COMMANDS.get(name)
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
-        p.set_defaults(_run=fn)
-    return parser
+build_parser = CLI.build_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m leaderboard``."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    if not args.command:
-        parser.print_help()
-        return 0
-    try:
-        return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, PermissionError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    return CLI.main(argv)
 
 
 if __name__ == "__main__":
