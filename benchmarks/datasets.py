@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pa100k.attribute_set import AttributeSet
 from pa100k.registry import Registry
@@ -73,7 +73,7 @@ def ensure_val_split(data: AttributeSet, seed: int = 0, fraction: float = 1 / 9)
     groups = next((data.meta[k][trainval] for k in ("tracklet", "identity") if k in data.meta), trainval)
     uniq = np.unique(groups)
     rng = np.random.default_rng(seed)
-    val_groups = rng.permutation(uniq)[: max(1, int(round(fraction * len(uniq))))]
+    val_groups = rng.permutation(uniq)[: max(1, round(fraction * len(uniq)))]
     is_val = np.isin(groups, val_groups)
     splits = dict(data.splits)
     splits["train"], splits["val"] = trainval[~is_val], trainval[is_val]

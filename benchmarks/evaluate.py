@@ -21,8 +21,15 @@ def evaluate_scores(
     The main block is the paper's ``li2016`` convention with bootstrap 95% intervals over images;
     the toolkits' conventions follow under ``conventions``.
     """
-    from pa100k.metrics import attribute_metrics, bootstrap_ci
-    from pa100k.metrics import instance_accuracy, instance_f1, instance_precision, instance_recall, mean_accuracy
+    from pa100k.metrics import (
+        attribute_metrics,
+        bootstrap_ci,
+        instance_accuracy,
+        instance_f1,
+        instance_precision,
+        instance_recall,
+        mean_accuracy,
+    )
 
     SCORES = {"mA": mean_accuracy, "accuracy": instance_accuracy, "precision": instance_precision,
               "recall": instance_recall, "f1": instance_f1}
@@ -44,7 +51,7 @@ def evaluate_scores(
         ci[name] = [float(res.low), float(res.high)]
     out["ci95"] = ci
     out["n_bootstrap"] = n_bootstrap
-    out["num_images"] = int(len(idx))
+    out["num_images"] = len(idx)
     out["conventions"] = {}
     for conv in OTHER_CONVENTIONS:
         m = attribute_metrics(y_true, scores, mask=mask, convention=conv, score_type="prob")

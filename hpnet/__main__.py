@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from pa100k.cli import CommandLine
 
-
 CLI = CommandLine("python -m hpnet", "HydraPlus-Net: predict, export, summary, train.")
 command = CLI.command
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class AttributeSet:
         """The known-label mask, all True when the dataset has no unknown labels."""
         return self.mask if self.mask is not None else np.ones(self.labels.shape, dtype=bool)
 
-    def select(self, indices: np.ndarray, splits: dict[str, np.ndarray] | None = None) -> "AttributeSet":
+    def select(self, indices: np.ndarray, splits: dict[str, np.ndarray] | None = None) -> AttributeSet:
         """A new set with the images at ``indices`` (in that order); ``splits`` are indices into the result."""
         indices = np.asarray(indices, dtype=np.int64)
         return AttributeSet(
@@ -133,11 +133,11 @@ class AttributeSet:
             root=self.root,
         )
 
-    def subset(self, split: str) -> "AttributeSet":
+    def subset(self, split: str) -> AttributeSet:
         """The images of one split, as a set without splits."""
         return self.select(self.split_indices(split))
 
-    def with_splits(self, splits: dict[str, np.ndarray]) -> "AttributeSet":
+    def with_splits(self, splits: dict[str, np.ndarray]) -> AttributeSet:
         """The same images with other splits."""
         return AttributeSet(
             schema=self.schema, names=self.names, images=self.images, labels=self.labels, splits=splits,

@@ -6,8 +6,8 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from pa100k.registry import Registry
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pa100k.attribute_set import AttributeSet
 from pa100k.fileio import data_home

@@ -84,7 +84,7 @@ class AttributeSchema:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AttributeSchema":
+    def from_dict(cls, d: dict) -> AttributeSchema:
         """Inverse of :meth:`to_dict`."""
         return cls(
             name=d["name"],

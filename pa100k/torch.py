@@ -54,8 +54,10 @@ class Sample(tuple):
     name: str
     meta: dict[str, Any]
 
-    def __new__(cls, image: Any, labels: torch.Tensor, mask: torch.Tensor, *, index: int, name: str,
-                meta: dict[str, Any] | None = None) -> Sample:
+    def __new__(  # noqa: PYI034 (typing.Self needs Python 3.11; the project supports 3.10)
+        cls, image: Any, labels: torch.Tensor, mask: torch.Tensor, *, index: int, name: str,
+        meta: dict[str, Any] | None = None,
+    ) -> Sample:
         obj = super().__new__(cls, (image, labels, mask))
         obj.index, obj.name, obj.meta = index, name, dict(meta or {})
         return obj

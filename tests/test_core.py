@@ -124,10 +124,9 @@ def test_open_image_missing_file_names_it(tmp_path):
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
     target = tmp_path / "a.txt"
-    with pytest.raises(RuntimeError):
-        with pa100k.atomic_write(target) as fh:
-            fh.write("half")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), pa100k.atomic_write(target) as fh:
+        fh.write("half")
+        raise RuntimeError("crash")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 
