@@ -50,7 +50,10 @@ class TrainPreset:
 
     ``cache_images`` keeps the resized images in memory (fine for the synthetic sets, not for 100k images at
     224×224). ``augment_pad`` > 0 adds pad-and-random-crop to the random flip of training images.
-    ``feature_batch_size`` is the batch size used to cache features and predict.
+    ``feature_batch_size`` is the batch size used to cache features and predict. ``fusion_init`` ``"mnet"``
+    starts the fusion FC as M-net's classifier (M-net's weights on the pooled F³, zeros on the attentive
+    features), so HP-net starts from M-net's predictions and val selection may keep that start (epoch 0);
+    ``"random"`` starts it fresh.
     """
 
     name: str
@@ -62,7 +65,12 @@ class TrainPreset:
     cache_images: bool = False
     augment_pad: int = 0
     feature_batch_size: int = 64
+    fusion_init: str = "mnet"
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.fusion_init not in FUSION_INITS:
+            raise ValueError(f"TrainPreset.fusion_init must be one of {FUSION_INITS}, found {self.fusion_init!r}")
 
     def stage_config(self, stage: str) -> TrainConfig:
         """The TrainConfig of ``stage`` (``mnet``, ``mda``, ``fusion``, ``end_to_end``)."""
@@ -72,6 +80,7 @@ class TrainPreset:
 
 
 STAGE_KINDS = ("mnet", "mda", "fusion", "end_to_end")
+FUSION_INITS = ("mnet", "random")
 TRAIN_PRESETS: Registry[TrainPreset] = Registry("training preset")
 
 
@@ -169,6 +178,18 @@ class MDAStage(nn.Module):
         with torch.no_grad():
             blocks = self.backbone.forward_blocks(x)
         return self.head(self.mda(blocks))
+
+
+@torch.no_grad()
+def _head_val_mA(head: nn.Module, feats: TensorDataset) -> float:
+    """Val mA of ``head`` on cached features, as `fit` scores an epoch."""
+    from hpnet.engine import mean_accuracy
+
+    head.eval()
+    features, labels = feats.tensors[0], feats.tensors[1]
+    mask = feats.tensors[2].numpy() if len(feats.tensors) > 2 else None
+    logits = torch.cat([head(features[i:i + 1024]) for i in range(0, len(features), 1024)])
+    return mean_accuracy(labels.numpy(), logits.float().numpy(), mask)
 
 
 class _FloatInput(nn.Module):
@@ -350,15 +371,19 @@ def train_stagewise(
     model_overrides: dict[str, Any] | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    fusion_init: str | None = None,
 ) -> StagewiseResult:
     """Train M-net, then (unless ``mnet_only``) HP-net stage by stage (§3.2); see the module docstring.
 
     ``*_epochs`` override a stage's epochs; ``stage_overrides`` any TrainConfig field per stage kind
-    (``{"mnet": {"lr": 0.1}}``); ``model_overrides`` any HPNetConfig field (``attention_channels``,
+    (``{"mnet": {"lr": 0.1}}``); ``fusion_init`` overrides the preset's (``"mnet"`` or ``"random"``);
+    ``model_overrides`` any HPNetConfig field (``attention_channels``,
     ``paths``, ...). Writes ``out_dir/mnet`` and ``out_dir/hpnet`` (``save_pretrained`` folders).
     """
     _check_splits(attribute_set)
     tp = _resolve_preset(preset)
+    if fusion_init is not None:
+        tp = replace(tp, fusion_init=fusion_init)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     configs = _stage_configs(
@@ -370,7 +395,7 @@ def train_stagewise(
     hp_config = _hp_config(tp, attributes, model_overrides or {})
     identity = {
         "preset": tp.name, "seed": seed, "end_to_end": end_to_end, "model": config_to_dict(hp_config),
-        "augment_pad": tp.augment_pad,
+        "augment_pad": tp.augment_pad, "fusion_init": tp.fusion_init,
         "dataset": attribute_set.dataset, "num_images": len(attribute_set),
         "stages": {k: {f: v for f, v in c.to_dict().items() if f not in TrainConfig.RESUME_IGNORED}
                    for k, c in configs.items()},
@@ -443,8 +468,20 @@ def train_stagewise(
                 tuple(val_feats.tensors[0].shape), cache_seconds)
     torch.manual_seed(configs["fusion"].seed)
     head = _FloatInput(hpnet.head)
+    initial = None
+    if tp.fusion_init == "mnet":
+        hpnet.head_from_mnet(mnet)
+        initial = (_head_val_mA(head, val_feats), {k: v.clone() for k, v in hpnet.head.state_dict().items()})
+        logger.info("fusion: head started from M-net's (val mA %.4f)", initial[0])
     rec = _timed_fit(head, train_feats, val_feats, loss_fn=loss_fn, config=configs["fusion"], params=None,
                      checkpoint_dir=ckpt / "fusion", resume=resume, progress=progress, desc="fusion")
+    if initial is not None:
+        # Checkpoint selection on val includes epoch 0, the fusion FC as it started (M-net's head).
+        rec.history.insert(0, {"epoch": 0, "val_mA": initial[0]})
+        if initial[0] > rec.best_val_mA:
+            hpnet.head.load_state_dict(initial[1])
+            rec.best_epoch, rec.best_val_mA = 0, initial[0]
+            logger.info("fusion: no epoch beat the starting head on val; keeping M-net's head")
     rec.seconds += cache_seconds
     rec.cpu_seconds += cache_cpu
     hpnet.save_pretrained(hpnet_dir)

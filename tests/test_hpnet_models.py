@@ -147,6 +147,32 @@ def test_hpnet_from_mnet_with_unit_attention_reproduces_mnet_features_on_every_p
         torch.testing.assert_close(chunk, base, atol=1e-5, rtol=1e-5)
 
 
+def test_fusion_head_started_from_mnet_predicts_exactly_what_mnet_predicts():
+    torch.manual_seed(0)
+    mnet = hpnet.create_model("mnet_bninception", num_classes=4, preset="tiny")
+    _randomize_bn(mnet)
+    with torch.no_grad():
+        mnet.head.classifier.weight.normal_()
+    model = hpnet.HydraPlusNet.from_mnet(mnet, attention_channels=2)
+    _randomize_bn(model.afnet, seed=1)  # attentive features differ from M-net's: zero weights must hide them
+    x = torch.randn(3, 3, *mnet.config.input_size)
+    model.eval(), mnet.eval()
+    with torch.no_grad():
+        before = model(x)
+        model.head_from_mnet(mnet)
+        after, expected = model(x), mnet(x)
+    torch.testing.assert_close(after, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(before, expected, atol=1e-3)
+
+
+def test_fusion_head_from_an_mnet_with_another_head_shape_is_a_clear_error():
+    mnet = hpnet.create_model("mnet_bninception", num_classes=4, preset="tiny")
+    model = hpnet.HydraPlusNet.from_mnet(mnet, attention_channels=2)
+    other = hpnet.create_model("mnet_bninception", num_classes=4, preset="tiny", fc_dim=None)
+    with pytest.raises(ValueError, match="fc_dim"):
+        model.head_from_mnet(other)
+
+
 def test_attention_maps_have_one_entry_per_attention_level():
     model = _tiny_hpnet(paths=((1, 1), (1, 3), (3, 2)))
     maps = model.attention_maps(torch.randn(2, 3, *model.config.input_size))

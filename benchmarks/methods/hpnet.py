@@ -9,25 +9,38 @@ from benchmarks.methods.base import Method, MethodOutput, RunContext, register_m
 from pa100k.attribute_set import AttributeSet
 
 # --set keys passed to hpnet.train.train_stagewise as they are.
-TRAIN_KEYS = ("mnet_epochs", "mda_epochs", "fusion_epochs", "end_to_end_epochs", "end_to_end", "num_workers")
+TRAIN_KEYS = ("mnet_epochs", "mda_epochs", "fusion_epochs", "end_to_end_epochs", "end_to_end", "num_workers",
+              "fusion_init")
+
+
+def stagewise_override_keys() -> tuple[str, ...]:
+    """The ``--set`` keys of M-net/HP-net: `TRAIN_KEYS`, ``attention_config`` and ``model.<HPNetConfig field>``
+    (less ``num_classes`` and ``attributes``, which come from the dataset)."""
+    from dataclasses import fields
+
+    from hpnet.config import HPNetConfig
+
+    model = [f"model.{f.name}" for f in fields(HPNetConfig) if f.name not in ("num_classes", "attributes")]
+    return (*TRAIN_KEYS, "attention_config", *model)
 
 
 def _train_kwargs(ctx: RunContext) -> dict[str, Any]:
-    """``--set`` overrides → train_stagewise arguments; ``model.X=...`` sets a model config field."""
+    """``--set`` overrides → train_stagewise arguments; ``model.X=...`` sets a model config field.
+
+    Keys that are not M-net/HP-net settings are left to the other methods of the run (the runner refuses
+    a key that no selected method accepts).
+    """
     kwargs: dict[str, Any] = {}
     model: dict[str, Any] = {}
     for key, value in ctx.overrides.items():
         if key in TRAIN_KEYS:
             kwargs[key] = value
-        elif key.startswith("model."):
+        elif key.startswith("model.") and key in stagewise_override_keys():
             model[key[len("model."):]] = value
         elif key == "attention_config":
             from hpnet.config import MDA_ABLATIONS
 
             model["paths"] = MDA_ABLATIONS.get(str(value))
-        else:
-            valid = ", ".join([*TRAIN_KEYS, "attention_config", "model.<field>"])
-            raise ValueError(f"--set {key}: not a setting of M-net/HP-net; valid: {valid}")
     if model:
         kwargs["model_overrides"] = model
     return kwargs
@@ -35,10 +48,15 @@ def _train_kwargs(ctx: RunContext) -> dict[str, Any]:
 
 class _StagewiseMethod(Method):
     mnet_only: ClassVar[bool]
+    runs_on_every_rank = True  # every stage trains with DDP under torchrun
+
+    def override_keys(self) -> tuple[str, ...]:
+        return stagewise_override_keys()
 
     def config(self, ctx: RunContext) -> dict[str, Any]:
         from hpnet.train import TRAIN_PRESETS
 
+        _train_kwargs(ctx)  # a bad value (an unknown attention_config) fails here, before any training
         tp = TRAIN_PRESETS.get(ctx.preset)
         stages = {"mnet": tp.mnet} if self.mnet_only else {"mnet": tp.mnet, "mda": tp.mda, "fusion": tp.fusion}
         return {"train_preset": tp.name, "model_preset": tp.model_preset, "description": tp.description,
