@@ -100,12 +100,18 @@ def _coerce(name: str, current: Any, value: Any, where: str) -> Any:
     return value
 
 
+def override_keys(config: Any, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The keys `apply_overrides` accepts for a config dataclass (instance or class): its fields less ``exclude``."""
+    return tuple(f.name for f in dataclasses.fields(config) if f.name not in exclude)
+
+
 def apply_overrides(config: C, overrides: Mapping[str, Any], where: str = "") -> tuple[C, list[str]]:
     """``config`` (a dataclass) with the fields named in ``overrides`` replaced, and the keys it has no field for.
 
     Values are converted to the type of the default (``"0.01,0.1"`` or ``0.1`` for a tuple of floats,
     ``"128x64"`` for a size); a value that does not convert raises a ValueError naming the key. Unknown
-    keys are returned rather than raised, because one run passes the same overrides to several methods.
+    keys are returned rather than raised, because one run passes the same overrides to several methods
+    (the benchmark runner refuses a key that no selected method accepts, see `override_keys`).
     """
     where = where or type(config).__name__
     names = {f.name for f in dataclasses.fields(config)}

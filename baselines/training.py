@@ -1,6 +1,8 @@
 """Training glue of the learned baselines (ACN, DeepMar): recipe, datasets, `hpnet.engine.fit`, val/test scores.
 
 The checkpoint is the epoch with the best val mA (`hpnet.engine.fit`); the test split is only scored.
+Under torchrun the training is DistributedDataParallel (``batch_size`` per process, rank 0 writes the
+checkpoints) and every process then scores val and test with the same, selected weights.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class TrainingRecipe:
 
     ``cache_images`` keeps every image resized to ``input_size`` in memory as uint8 (decoded once, then
     flipped and normalised per item): right for the small sets of the cpu preset, not for PA-100K at
-    256 x 192. ``max_steps_per_epoch`` caps the batches per epoch (the tiny preset).
+    256 x 192. ``max_steps_per_epoch`` caps the batches per epoch (the tiny preset). ``batch_size`` is per
+    process under torchrun (global batch ``batch_size`` x world size).
     """
 
     input_size: tuple[int, int] = (256, 192)

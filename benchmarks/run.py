@@ -1,15 +1,21 @@
-"""``python -m benchmarks.run --method hpnet``: train and evaluate methods on a dataset, write a run folder."""
+"""``python -m benchmarks.run --method hpnet``: train and evaluate methods on a dataset, write a run folder.
+
+``torchrun --nproc_per_node N -m benchmarks.run ...`` trains the learned methods with DistributedDataParallel
+(N processes, NCCL on GPUs, gloo on CPU); batch sizes are per process and rank 0 writes the run folder.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from benchmarks.datasets import BENCHMARK_DATASETS
 from benchmarks.methods import METHODS
 from benchmarks.methods.base import PRESETS
+from hpnet import distributed
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -53,13 +59,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
+    """Entry point (under torchrun, of every process)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("PIL").setLevel(logging.WARNING)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     if args.attention_config:
         args.overrides.append(("attention_config", args.attention_config))
+    try:
+        if args.task == "reid" and distributed.launched_world_size() > 1:  # refused before the group forms
+            raise ValueError("--task reid runs in one process; torchrun (DistributedDataParallel) is supported "
+                             "for --task attributes")
+        started = distributed.init_from_env(args.device)
+    except ValueError as exc:
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not distributed.is_main():
+        logging.getLogger().setLevel(logging.WARNING)  # rank 0 tells the story
+    try:
+        return _main(args)
+    finally:
+        if started:
+            distributed.cleanup()
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.task == "reid":
             from benchmarks.reid_runner import ReIDRunConfig, run_reid_benchmark
@@ -79,9 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 overrides=dict(args.overrides)))
     except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {msg}", file=sys.stderr)
+        if distributed.is_main():  # under torchrun every rank raised the same error
+            print(f"error: {msg}", file=sys.stderr)
         return 2
-    print(f"run folder: {out}")
+    if distributed.is_main():
+        print(f"run folder: {out}")
     return 0
 
 

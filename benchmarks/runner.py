@@ -1,9 +1,20 @@
-"""One benchmark run: load data, run each method, evaluate on test, write the run folder."""
+"""One benchmark run: load data, run each method, evaluate on test, write the run folder.
+
+Under ``torchrun`` (a process group from `hpnet.distributed.init_from_env`) every process runs this. Rank 0
+alone creates and writes the run folder (config, logs, scores, metrics, figures); the methods that train
+with gradients (``Method.runs_on_every_rank``: M-net, HP-net, ACN, DeepMar) run on every rank with
+DistributedDataParallel, the other ranks working in a private temporary folder that is removed at the end;
+the others (ELF-mm, FC6/FC7-mm: features and SVMs, nothing to share) run on rank 0 alone. Every read of a
+file rank 0 writes is behind a barrier. ``--resume`` assumes the run folder is visible to every rank (one
+machine or a shared filesystem), and refuses a folder made with another number of processes.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -16,8 +27,10 @@ from benchmarks import figures
 from benchmarks.datasets import BENCHMARK_DATASETS, load_benchmark_dataset
 from benchmarks.evaluate import evaluate_scores
 from benchmarks.methods import METHODS, MethodOutput, RunContext
+from benchmarks.methods.base import check_overrides
 from benchmarks.rundir import add_file_log, environment, write_json, write_per_attribute, write_predictions
 from benchmarks.tables import SYNTHETIC_NOTE, results_table
+from hpnet import distributed
 from pa100k.attribute_set import AttributeSet
 
 log = logging.getLogger(__name__)
@@ -70,12 +83,17 @@ def check_resume(out: Path, cfg: RunConfig) -> None:
     if not path.exists():
         raise FileNotFoundError(f"--resume: {path} not found; nothing to resume in {out}")
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))["run"]
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        old = stored["run"]
     except (json.JSONDecodeError, KeyError) as exc:
         raise ValueError(f"--resume: {path} is not a run config ({exc})") from None
     new = asdict(cfg)
     diffs = [f"{k}: folder has {old.get(k)!r}, this command has {new.get(k)!r}"
              for k in RESUME_KEYS if old.get(k) != new.get(k)]
+    world = stored.get("distributed", {}).get("world_size", 1)  # folders from before torchrun support: 1
+    if world != distributed.world_size():  # the global batch, and so the training, depends on it
+        diffs.append(f"world_size (torchrun processes): folder has {world}, "
+                     f"this command has {distributed.world_size()}")
     if diffs:
         raise ValueError(f"--resume: {out} was made with another configuration: " + "; ".join(diffs))
 
@@ -102,50 +120,76 @@ def split_runnable(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
 
 
 def run_benchmark(cfg: RunConfig) -> Path:
-    """Run every method of ``cfg`` and write the run folder; returns its path."""
+    """Run every method of ``cfg`` and write the run folder; returns its path (on every rank under torchrun).
+
+    ``--set`` keys that no selected method accepts are refused before anything runs (a key that only
+    some of the selected methods accept is fine: the others ignore it).
+    """
     cfg.methods, skipped = split_runnable(cfg)
     for reason in skipped.values():
         log.warning("skipped: %s", reason)
+    methods = [METHODS.get(n)() for n in cfg.methods]
+    check_overrides(methods, cfg.overrides)
+    for method in methods:  # bad override values fail here, before any method trains
+        method.config(_method_context(cfg, Path(cfg.out or "runs") / "methods" / method.name))
     spec = BENCHMARK_DATASETS.get(cfg.dataset)
     if spec.task != "attributes":
         raise ValueError(f"dataset {cfg.dataset!r} is a {spec.task} dataset; use --task {spec.task}")
+    out = distributed.from_main(lambda: _prepare_out(cfg))
+    main = distributed.is_main()
+    handler = add_file_log(out / "log.txt") if main else None
+    scratch = None if main else Path(tempfile.mkdtemp(prefix=f"pa100k-run-rank{distributed.rank()}-"))
+    try:
+        return _run(cfg, out, skipped, scratch)
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare_out(cfg: RunConfig) -> Path:
+    """The run folder, checked (``--resume``: same settings; otherwise empty or new) and created."""
     out = Path(cfg.out) if cfg.out else default_out(cfg)
     if cfg.resume:
         check_resume(out, cfg)
     elif out.exists() and any(out.iterdir()):
         raise FileExistsError(f"--out {out} exists and is not empty; use --resume to continue it or another --out")
     out.mkdir(parents=True, exist_ok=True)
-    handler = add_file_log(out / "log.txt")
-    try:
-        return _run(cfg, out, skipped)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+    return out
 
 
-def _run(cfg: RunConfig, out: Path, skipped: dict[str, str]) -> Path:
+def _run(cfg: RunConfig, out: Path, skipped: dict[str, str], scratch: Path | None) -> Path:
+    """The run itself; ``scratch`` is the private folder of a rank other than 0 (None on rank 0)."""
     t0 = time.perf_counter()
-    data = load_benchmark_dataset(cfg.dataset, cfg.data_root, cfg.data_preset, cfg.seed)
+    main = scratch is None
+    # rank 0 first: loading may render the synthetic set into the data home, which the others then read
+    data = distributed.main_first(lambda: load_benchmark_dataset(cfg.dataset, cfg.data_root, cfg.data_preset, cfg.seed))
     log.info(data.summary())
     for split in ("train", "val", "test"):
         if split not in data.splits:
             raise ValueError(f"dataset {cfg.dataset!r} has no {split!r} split; the benchmark needs train, val and test")
     config = {"run": asdict(cfg), "environment": environment(), "dataset": _dataset_info(data),
+              "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend(),
+                              "note": "batch sizes are per process: the global batch is batch_size x world_size"},
               "methods": {}, "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    write_json(out / "config.json", config)
+    if main:
+        write_json(out / "config.json", config)
 
     results: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
     histories: dict[str, list[dict]] = {}
     for name in cfg.methods:
         method = METHODS.get(name)()
-        ctx = RunContext(work_dir=out / "methods" / name, preset=cfg.preset, seed=cfg.seed, device=cfg.device,
-                         resume=cfg.resume, weights=Path(cfg.weights) if cfg.weights else None,
-                         progress=cfg.progress, cache_dir=_cache_dir(), dataset_name=cfg.dataset,
-                         overrides=dict(cfg.overrides))
+        ctx = _method_context(cfg, (out if main else scratch) / "methods" / name)
         config["methods"][name] = {"paper_name": method.paper_name, **method.config(ctx)}
-        write_json(out / "config.json", config)
-        output, elapsed = _run_method(method, data, ctx)
+        if main:
+            write_json(out / "config.json", config)
+        ran = _run_method(method, data, ctx, out / "methods" / name)
+        if ran is None:  # a rank other than 0: its scores are rank 0's to evaluate and write
+            continue
+        output, elapsed = ran
         histories[method.paper_name] = output.history
         rows = {method.paper_name: output.test_scores, **output.companions}
         for row_name, scores in rows.items():
@@ -157,6 +201,9 @@ def _run(cfg: RunConfig, out: Path, skipped: dict[str, str]) -> Path:
             seconds[row_name] = elapsed
         write_predictions(ctx.work_dir / "predictions.csv", data, "test", output.test_scores)
         _write_metrics(out, cfg, results, skipped)
+    distributed.barrier()  # every rank leaves once rank 0 has evaluated the last method
+    if not main:
+        return out
     primary = cfg.methods[0]
     primary_row = METHODS.get(primary).paper_name
     write_predictions(out / "predictions.csv", data, "test", _load_scores(out / "methods" / primary)["test"])
@@ -179,10 +226,35 @@ def _run(cfg: RunConfig, out: Path, skipped: dict[str, str]) -> Path:
     return out
 
 
-def _run_method(method, data: AttributeSet, ctx: RunContext) -> tuple[MethodOutput, float]:
-    """Run ``method`` unless a finished result is in its folder and we are resuming."""
-    done = ctx.work_dir / "scores.npz"
-    if ctx.resume and done.exists():
+def _method_context(cfg: RunConfig, work_dir: Path) -> RunContext:
+    """The RunContext of one method of ``cfg`` working in ``work_dir`` (progress bars on rank 0 only)."""
+    return RunContext(work_dir=work_dir, preset=cfg.preset, seed=cfg.seed, device=cfg.device, resume=cfg.resume,
+                      weights=Path(cfg.weights) if cfg.weights else None,
+                      progress=cfg.progress and distributed.is_main(),
+                      cache_dir=_cache_dir(), dataset_name=cfg.dataset, overrides=dict(cfg.overrides))
+
+
+def _run_method(method, data: AttributeSet, ctx: RunContext, method_dir: Path) -> tuple[MethodOutput, float] | None:
+    """Run ``method`` unless a finished result is in ``method_dir`` and we are resuming.
+
+    ``method_dir`` is the method's folder in the run folder; ``ctx.work_dir`` equals it on rank 0 and is a
+    private folder on the other ranks, which return None (rank 0 alone validates and writes the scores).
+    """
+    main = distributed.is_main()
+    done = method_dir / "scores.npz"
+    reuse = ctx.resume and done.exists()
+    distributed.barrier()  # every rank has looked at method_dir before rank 0 writes into it
+    if ctx.resume and not reuse and method.runs_on_every_rank and distributed.is_initialized():
+        if not main and method_dir.is_dir():  # the interrupted run's checkpoints, as rank 0 will read them
+            shutil.copytree(method_dir, ctx.work_dir, dirs_exist_ok=True)
+        distributed.barrier()  # copied before rank 0 writes new checkpoints
+    if not main:
+        if reuse or not method.runs_on_every_rank:
+            return None
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        method.run(data, ctx)
+        return None
+    if reuse:
         log.info("%s: finished earlier, reusing %s", method.name, done)
         saved = _load_scores(ctx.work_dir)
         meta = json.loads((ctx.work_dir / "output.json").read_text(encoding="utf-8"))
@@ -209,9 +281,8 @@ def _run_method(method, data: AttributeSet, ctx: RunContext) -> tuple[MethodOutp
     arrays.update({f"companion:{k}": np.asarray(v) for k, v in output.companions.items()})
     from pa100k.fileio import atomic_path
 
-    with atomic_path(done) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+    with atomic_path(done) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
     write_json(ctx.work_dir / "output.json", {"history": output.history, "timings": output.timings,
                                                 "seconds": elapsed, "info": output.info,
                                                 "checkpoint": str(output.checkpoint) if output.checkpoint else None})
@@ -235,7 +306,7 @@ def _write_metrics(out: Path, cfg: RunConfig, results: dict[str, dict], skipped:
 
 def _dataset_info(data: AttributeSet) -> dict[str, Any]:
     return {"name": data.dataset, "schema": data.schema.name, "num_images": len(data),
-            "splits": {k: int(len(v)) for k, v in data.splits.items()}, "root": str(data.root) if data.root else None}
+            "splits": {k: len(v) for k, v in data.splits.items()}, "root": str(data.root) if data.root else None}
 
 
 def _cache_dir() -> Path:

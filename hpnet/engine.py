@@ -3,6 +3,13 @@
 Used by HP-net's stage-wise training, by the baselines (DeepMar, ACN) and by the benchmark runner. Datasets
 yield ``(image, labels float (A,), mask bool (A,))`` (extra items, e.g. metadata, are ignored); the model's
 forward returns logits ``(B, A)``; ``loss_fn(logits, labels, mask)`` returns a scalar.
+
+Under ``torchrun`` (a process group from `hpnet.distributed.init_from_env`) `fit` trains with
+DistributedDataParallel: each process reads its own shard of the training set per epoch (a seeded
+DistributedSampler), gradients are averaged across processes, every process validates its contiguous
+slice of the val set and the slices are gathered so all ranks compute the same val mA and pick the same
+epoch, and rank 0 alone writes checkpoints (in the single-process format). ``predict_scores`` is not
+distributed: each process that calls it scores the whole dataset.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data.distributed import DistributedSampler
 
+from hpnet import distributed
 from hpnet.checkpoint import load_safetensors, save_safetensors
 from pa100k.registry import Registry
 
@@ -43,6 +52,10 @@ class TrainConfig:
     ``step_size`` epochs, default a third of the run) or ``none``. ``max_steps_per_epoch`` caps the number of
     training batches per epoch (for smoke tests); ``frozen_bn_eval`` keeps batch-norm layers whose
     parameters are not optimised in eval mode, so their running statistics stay untouched.
+
+    Under torchrun (DistributedDataParallel) ``batch_size`` is per process, so the global batch is
+    ``batch_size`` × world size; ``lr`` is not rescaled, and ``max_steps_per_epoch`` and the schedule count
+    per-process steps (an epoch is one pass over the training set shared by all processes).
     """
 
     epochs: int = 10
@@ -192,18 +205,34 @@ def _unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None
     raise ValueError(f"a batch must be (image, labels, mask[, ...]) or a dict, found {type(batch).__name__}")
 
 
+def _collate_of(dataset: Dataset) -> Callable | None:
+    """The dataset's own ``collate_fn``, looking through `Subset` wrappers."""
+    while isinstance(dataset, Subset) and getattr(dataset, "collate_fn", None) is None:
+        dataset = dataset.dataset
+    return getattr(dataset, "collate_fn", None)
+
+
 def _loader(dataset: Dataset, batch_size: int, *, shuffle: bool, num_workers: int, seed: int = 0,
-            drop_last: bool = False) -> DataLoader:
+            drop_last: bool = False, sampler: torch.utils.data.Sampler | None = None, pin_memory: bool = False,
+            persistent: bool = False) -> DataLoader:
+    """A DataLoader whose shuffling and worker seeds come from ``seed``.
+
+    ``persistent`` keeps the worker processes alive between passes (for a loader iterated every epoch);
+    ``pin_memory`` is for CUDA training. A ``sampler`` (DistributedSampler) replaces ``shuffle``.
+    """
     generator = torch.Generator()
     generator.manual_seed(seed)
-    collate = getattr(dataset, "collate_fn", None)
     kwargs: dict[str, Any] = {}
+    collate = _collate_of(dataset)
     if collate is not None:
         kwargs["collate_fn"] = collate
     if num_workers > 0:
-        kwargs["persistent_workers"] = False
+        kwargs["persistent_workers"] = persistent
+    if sampler is not None:
+        kwargs["sampler"] = sampler
+        shuffle = False
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                      generator=generator, drop_last=drop_last, **kwargs)
+                      generator=generator, drop_last=drop_last, pin_memory=pin_memory, **kwargs)
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -251,6 +280,29 @@ def _set_train_mode(model: nn.Module, optimised: set[int], frozen_bn_eval: bool)
 @torch.no_grad()
 def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: LossFn | None, device: torch.device,
               amp: bool, channels_last: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Logits, labels, masks and mean loss on ``loader``; under a process group, of every rank's loader together.
+
+    Each rank evaluates its own slice and the slices are all-gathered in rank order, so every rank returns
+    the same arrays (those of the whole dataset when the slices are contiguous and in order).
+    """
+    logits, labels, masks, loss_sum, count = _evaluate_local(model, loader, loss_fn, device, amp, channels_last)
+    if distributed.is_initialized():
+        parts = distributed.all_gather_object((logits, labels, masks, loss_sum, count))
+        parts = [p for p in parts if p[4] > 0]
+        if not parts:
+            raise ValueError("the evaluation dataset is empty")
+        logits, labels, masks = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        loss_sum, count = sum(p[3] for p in parts), sum(p[4] for p in parts)
+    elif count == 0:
+        raise ValueError("the evaluation dataset is empty")
+    return logits, labels, masks, loss_sum / max(count, 1)
+
+
+@torch.no_grad()
+def _evaluate_local(model: nn.Module, loader: DataLoader, loss_fn: LossFn | None, device: torch.device,
+                    amp: bool, channels_last: bool) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None,
+                                                              float, int]:
+    """This process's logits, labels, masks (None when its loader is empty), summed loss and item count."""
     model.eval()
     all_logits, all_labels, all_masks = [], [], []
     total_loss, count = 0.0, 0
@@ -266,14 +318,14 @@ def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: LossFn | None, devi
         logits = logits.float()
         if loss_fn is not None:
             total_loss += float(loss_fn(logits, labels, mask)) * len(images)
-            count += len(images)
+        count += len(images)
         all_logits.append(logits.cpu().numpy())
         all_labels.append(labels.cpu().numpy())
         all_masks.append(mask.cpu().numpy())
     if not all_logits:
-        raise ValueError("the evaluation dataset is empty")
+        return None, None, None, 0.0, 0
     return (np.concatenate(all_logits).astype(np.float32), np.concatenate(all_labels),
-            np.concatenate(all_masks), total_loss / max(count, 1))
+            np.concatenate(all_masks), total_loss, count)
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
@@ -406,6 +458,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     desc: str = "train",
+    find_unused_parameters: bool | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``train_dataset``, validate each epoch on ``val_dataset`` and keep the best val-mA epoch.
 
@@ -414,6 +467,16 @@ def fit(
     ``checkpoint_dir/best/model.safetensors``; ``resume=True`` continues from ``last`` (the stored config
     must equal ``config`` up to ``num_workers``/``device``/``eval_batch_size``). The best weights are loaded
     into ``model`` before returning.
+
+    Under a process group (torchrun) the model is wrapped in DistributedDataParallel for the training
+    steps; parameters outside ``params`` are excluded from it for the run (``requires_grad`` off, restored
+    afterwards), so a frozen trunk (stage 2 of HP-net) needs no special care. ``find_unused_parameters``:
+    None finds out with one forward/backward pass on two val items whether some optimised parameter gets
+    no gradient, and enables DDP's search only then. Each rank then draws its augmentation from a seed of
+    (seed, epoch, rank), so a resumed DDP run replays the same epochs. Batch-norm statistics, which each
+    rank updates on its own shard, are replaced by rank 0's after every epoch, so all ranks hold identical
+    weights. Rank 0 writes the checkpoints (unwrapped, same format as a single process); every rank
+    reads them on resume, which assumes one machine or a shared filesystem.
     """
     from tqdm.auto import tqdm
 
@@ -425,6 +488,9 @@ def fit(
         raise ValueError("fit: the training dataset is empty")
     if len(val_dataset) == 0:
         raise ValueError("fit: the validation dataset is empty")
+    ddp = distributed.is_initialized()
+    rank, world, main = distributed.rank(), distributed.world_size(), distributed.is_main()
+    pin_memory = device.type == "cuda"
     seed_everything(config.seed)
 
     model.to(device)
@@ -436,15 +502,19 @@ def fit(
     optimised = {id(p) for p in param_list}
     optimizer = OPTIMIZERS.get(config.optimizer)(param_list, config)
 
-    drop_last = len(train_dataset) > config.batch_size
-    steps_per_epoch = (len(train_dataset) // config.batch_size if drop_last
-                       else math.ceil(len(train_dataset) / config.batch_size))
+    train_sampler = (DistributedSampler(train_dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
+                     if ddp else None)
+    per_rank = len(train_sampler) if train_sampler is not None else len(train_dataset)
+    drop_last = per_rank > config.batch_size
+    steps_per_epoch = per_rank // config.batch_size if drop_last else math.ceil(per_rank / config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps_per_epoch, config))
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
-    val_loader = _loader(val_dataset, config.eval_batch_size or max(config.batch_size, 64), shuffle=False,
-                         num_workers=config.num_workers)
+    val_part = Subset(val_dataset, _shard(len(val_dataset), rank, world)) if ddp else val_dataset
+    val_loader = _loader(val_part, config.eval_batch_size or max(config.batch_size, 64), shuffle=False,
+                         num_workers=config.num_workers if len(val_part) else 0, pin_memory=pin_memory,
+                         persistent=True)
 
     history: list[dict[str, float]] = []
     best_epoch, best_val_mA = -1, float("-inf")
@@ -469,61 +539,133 @@ def fit(
         else:
             logger.info("%s: no checkpoint in %s, starting from scratch", desc, ckpt)
 
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        train_loader = _loader(train_dataset, config.batch_size, shuffle=True, num_workers=config.num_workers,
-                               seed=config.seed * 100003 + epoch, drop_last=drop_last)
-        _set_train_mode(model, optimised, config.frozen_bn_eval)
-        running, seen = 0.0, 0
-        bar = tqdm(total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        for step, batch in enumerate(train_loader):
-            if step >= steps_per_epoch:
-                break
-            images, labels, mask = _unpack(batch)
-            images = images.to(device, non_blocking=True)
-            if channels_last and images.ndim == 4:
-                images = images.contiguous(memory_format=torch.channels_last)
-            labels = labels.to(device).float()
-            mask = torch.ones_like(labels, dtype=torch.bool) if mask is None else mask.to(device).bool()
-            with _autocast(device, amp):
-                logits = model(images)
-            loss = loss_fn(logits.float(), labels, mask)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(param_list, config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            running += float(loss.detach()) * len(images)
-            seen += len(images)
-            bar.update(1)
-            bar.set_postfix(loss=f"{running / seen:.4f}")
-        bar.close()
-        logits, labels_np, mask_np, val_loss = _evaluate(model, val_loader, loss_fn, device, amp, channels_last)
-        val_mA = mean_accuracy(labels_np, logits, mask_np)
-        record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss,
-                  "val_mA": val_mA, "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
-        history.append(record)
-        logger.info("%s epoch %d/%d: train_loss %.4f val_loss %.4f val_mA %.4f (%.1fs)", desc, epoch + 1,
-                    config.epochs, record["train_loss"], val_loss, val_mA, record["seconds"])
-        if best_state is None or (math.isfinite(val_mA) and val_mA > best_val_mA):
-            best_epoch, best_val_mA = epoch + 1, val_mA
-            best_state = _state_dict_cpu(model)
-            if ckpt is not None:
-                save_safetensors(best_state, ckpt / "best" / "model.safetensors")
-        if ckpt is not None:
-            _save_checkpoint(ckpt / "last", model, optimizer, scheduler, scaler, config, epoch, history,
-                             best_epoch, best_val_mA)
+    net, excluded = model, []
+    if ddp:
+        # parameters that are not optimised stay out of DDP's gradient reduction
+        excluded = [p for p in model.parameters() if p.requires_grad and id(p) not in optimised]
+        for p in excluded:
+            p.requires_grad_(False)
+    try:
+        if ddp:
+            net = _wrap_ddp(model, val_dataset, device, channels_last, find_unused_parameters, desc)
+        for epoch in range(start_epoch, config.epochs):
+            t0 = time.perf_counter()
+            if train_sampler is not None:
+                train_sampler.set_epoch(epoch)
+                loader_seed = _rank_seed(config.seed, epoch, rank)
+                seed_everything(loader_seed)
+            else:
+                loader_seed = config.seed * 100003 + epoch
+            train_loader = _loader(train_dataset, config.batch_size, shuffle=True, num_workers=config.num_workers,
+                                   seed=loader_seed, drop_last=drop_last, sampler=train_sampler,
+                                   pin_memory=pin_memory)
+            _set_train_mode(net, optimised, config.frozen_bn_eval)
+            running, seen = 0.0, 0
+            bar = tqdm(total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{config.epochs}",
+                       disable=not progress or not main, leave=False)
+            for step, batch in enumerate(train_loader):
+                if step >= steps_per_epoch:
+                    break
+                images, labels, mask = _unpack(batch)
+                images = images.to(device, non_blocking=True)
+                if channels_last and images.ndim == 4:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                labels = labels.to(device, non_blocking=True).float()
+                mask = (torch.ones_like(labels, dtype=torch.bool) if mask is None
+                        else mask.to(device, non_blocking=True).bool())
+                with _autocast(device, amp):
+                    logits = net(images)
+                loss = loss_fn(logits.float(), labels, mask)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{desc}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step}")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if config.grad_clip:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(param_list, config.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                running += float(loss.detach()) * len(images)
+                seen += len(images)
+                bar.update(1)
+                bar.set_postfix(loss=f"{running / seen:.4f}")
+            bar.close()
+            if ddp:
+                distributed.broadcast_buffers(model)  # each rank's batch-norm statistics saw only its shard
+                running, seen = distributed.all_reduce_sum([running, float(seen)])
+            logits, labels_np, mask_np, val_loss = _evaluate(model, val_loader, loss_fn, device, amp, channels_last)
+            val_mA = mean_accuracy(labels_np, logits, mask_np)
+            record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss,
+                      "val_mA": val_mA, "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+            history.append(record)
+            logger.info("%s epoch %d/%d: train_loss %.4f val_loss %.4f val_mA %.4f (%.1fs)", desc, epoch + 1,
+                        config.epochs, record["train_loss"], val_loss, val_mA, record["seconds"])
+            if best_state is None or (math.isfinite(val_mA) and val_mA > best_val_mA):
+                best_epoch, best_val_mA = epoch + 1, val_mA
+                best_state = _state_dict_cpu(model)
+                if ckpt is not None and main:
+                    save_safetensors(best_state, ckpt / "best" / "model.safetensors")
+            if ckpt is not None and main:
+                _save_checkpoint(ckpt / "last", model, optimizer, scheduler, scaler, config, epoch, history,
+                                 best_epoch, best_val_mA)
+    finally:
+        for p in excluded:
+            p.requires_grad_(True)
+    distributed.barrier()  # rank 0's checkpoint files are complete before any rank goes on
 
     if best_state is None:  # resumed after the last epoch with no best file: keep the current weights
         best_state = _state_dict_cpu(model)
     model.load_state_dict(best_state)
     return TrainResult(history=history, best_epoch=best_epoch, best_val_mA=best_val_mA,
-                       best_state=best_state, seconds=time.perf_counter() - start_time)
+                       best_state=best_state, seconds=time.perf_counter() - start_time,
+                       extra={"world_size": world})
+
+
+def _shard(n: int, rank: int, world: int) -> list[int]:
+    """The contiguous slice of ``range(n)`` that ``rank`` of ``world`` evaluates; in rank order they cover it once."""
+    return list(range(n * rank // world, n * (rank + 1) // world))
+
+
+def _rank_seed(seed: int, epoch: int, rank: int) -> int:
+    """A seed for (seed, epoch, rank): every rank augments differently, and a resumed epoch draws as before."""
+    return int(np.random.SeedSequence([seed & (2**64 - 1), epoch, rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _wrap_ddp(model: nn.Module, probe_dataset: Dataset, device: torch.device, channels_last: bool,
+              find_unused_parameters: bool | None, desc: str) -> nn.Module:
+    """``model`` in DistributedDataParallel; ``find_unused_parameters=None`` is decided by `_unused_parameters`."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if find_unused_parameters is None:
+        unused = _unused_parameters(model, probe_dataset, device, channels_last)
+        # every rank must make the same choice
+        find_unused_parameters = distributed.all_reduce_sum([float(bool(unused))])[0] > 0
+        if unused:
+            logger.info("%s: %d trainable parameters get no gradient (%s ...); DDP searches for unused parameters",
+                        desc, len(unused), ", ".join(unused[:3]))
+    device_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=find_unused_parameters)
+
+
+def _unused_parameters(model: nn.Module, dataset: Dataset, device: torch.device, channels_last: bool) -> list[str]:
+    """Trainable parameters (names) without a gradient from one eval-mode forward pass on two ``dataset`` items."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    batch = next(iter(_loader(Subset(dataset, list(range(min(2, len(dataset))))), 2, shuffle=False, num_workers=0)))
+    images = _unpack(batch)[0].to(device)
+    if channels_last and images.ndim == 4:
+        images = images.contiguous(memory_format=torch.channels_last)
+    was_training = model.training
+    model.eval()  # batch-norm statistics untouched, no dropout draw
+    try:
+        out = model(images)
+        if not out.requires_grad:
+            return [n for n, _ in named]
+        grads = torch.autograd.grad(out.float().sum(), [p for _, p in named], allow_unused=True)
+    finally:
+        model.train(was_training)
+    return [n for (n, _), g in zip(named, grads) if g is None]
 
 
 # ------------------------------------------------------------------------------------------- prediction
@@ -544,10 +686,10 @@ def predict_scores(model: nn.Module, dataset: Dataset, *, batch_size: int = 64, 
     was_training = model.training
     model.eval()
     out = []
-    loader = _loader(dataset, batch_size, shuffle=False, num_workers=num_workers)
+    loader = _loader(dataset, batch_size, shuffle=False, num_workers=num_workers, pin_memory=dev.type == "cuda")
     for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
         images = _unpack(batch)[0] if not isinstance(batch, torch.Tensor) else batch
-        logits = model(images.to(dev)).float()
+        logits = model(images.to(dev, non_blocking=True)).float()
         out.append(transform(logits).cpu().numpy())
     model.train(was_training)
     if not out:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from baselines.acn import ACN_PRESETS, ACNConfig, run_acn
-from baselines.common import apply_overrides
+from baselines.common import apply_overrides, override_keys
 from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
 from pa100k.attribute_set import AttributeSet
 
@@ -21,6 +21,10 @@ class ACNMethod(Method):
     name = "acn"
     paper_name = "ACN"
     description = "AlexNet trunk + per-attribute 2-way softmax heads, sum of per-attribute losses (Sudowe et al. 2015)"
+    runs_on_every_rank = True  # DDP training under torchrun
+
+    def override_keys(self) -> tuple[str, ...]:
+        return override_keys(ACNConfig)
 
     def resolve(self, ctx: RunContext) -> ACNConfig:
         """The preset's config with the run's overrides applied."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,12 +62,22 @@ class MethodOutput:
 
 
 class Method(abc.ABC):
-    """A registered benchmark method (a row of the paper's Table 2)."""
+    """A registered benchmark method (a row of the paper's Table 2).
+
+    ``runs_on_every_rank``: under torchrun, True means every process runs the method and its training is
+    DistributedDataParallel (`hpnet.engine.fit`); False (methods without gradient training, e.g. the SVM
+    baselines) means rank 0 runs it alone while the other processes wait.
+    """
 
     name: ClassVar[str]
     paper_name: ClassVar[str]
     description: ClassVar[str] = ""
     needs_weights: ClassVar[bool] = False
+    runs_on_every_rank: ClassVar[bool] = False
+
+    def override_keys(self) -> tuple[str, ...]:
+        """The ``--set KEY=VALUE`` keys this method understands (the runner refuses keys no selected method has)."""
+        return ()
 
     @abc.abstractmethod
     def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
@@ -78,6 +89,21 @@ class Method(abc.ABC):
 
 
 METHODS: Registry[type[Method]] = Registry("method")
+
+
+def check_overrides(methods: Sequence[Method], overrides: Mapping[str, Any]) -> None:
+    """Raise a ValueError naming every ``--set`` key that none of ``methods`` accepts, with each method's valid keys.
+
+    A key that one of several methods accepts is fine: each method reads its own keys and leaves the others.
+    """
+    accepted = {m.name: m.override_keys() for m in methods}
+    unknown = [k for k in overrides if not any(k in keys for keys in accepted.values())]
+    if not unknown:
+        return
+    which = ", ".join(accepted) or "none"
+    valid = "; ".join(f"{name}: {', '.join(keys) or '(none)'}" for name, keys in accepted.items())
+    raise ValueError(f"--set {', '.join(unknown)}: not a setting of the selected method(s) ({which}); "
+                     f"valid keys per method: {valid}")
 
 
 def register_method(cls: type[Method]) -> type[Method]:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from baselines.common import apply_overrides
+from baselines.common import apply_overrides, override_keys
 from baselines.deepmar import DEEPMAR_PRESETS, DeepMarConfig, run_deepmar
 from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
 from pa100k.attribute_set import AttributeSet
@@ -21,6 +21,10 @@ class DeepMarMethod(Method):
     name = "deepmar"
     paper_name = "DeepMar"
     description = "torchvision backbone + weighted sigmoid cross-entropy (Li et al. 2015)"
+    runs_on_every_rank = True  # DDP training under torchrun
+
+    def override_keys(self) -> tuple[str, ...]:
+        return override_keys(DeepMarConfig)
 
     def resolve(self, ctx: RunContext) -> DeepMarConfig:
         """The preset's config with the run's overrides applied."""

@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict, replace
 from typing import Any
 
-from baselines.common import apply_overrides
+from baselines.common import apply_overrides, override_keys
 from baselines.mm import ELF_MM_PRESETS, ELFMMConfig, run_elf_mm
 from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
 from pa100k.attribute_set import AttributeSet
@@ -21,6 +21,9 @@ class ELFMM(Method):
     name = "elf_mm"
     paper_name = "ELF-mm"
     description = "ELF features (RGB/HS/YCbCr + 8 Gabor + 13 Schmid, 6 stripes x 16 bins) + per-attribute linear SVM"
+
+    def override_keys(self) -> tuple[str, ...]:
+        return override_keys(ELFMMConfig)
 
     def resolve(self, ctx: RunContext) -> ELFMMConfig:
         """The preset's config with the run's device and overrides applied."""

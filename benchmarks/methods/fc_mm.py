@@ -9,7 +9,7 @@ import logging
 from dataclasses import asdict, replace
 from typing import Any, ClassVar
 
-from baselines.common import apply_overrides
+from baselines.common import apply_overrides, override_keys
 from baselines.fc_features import require_weights
 from baselines.mm import FC_MM_PRESETS, FCMMConfig, run_fc_mm
 from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
@@ -23,6 +23,9 @@ class _FCMM(Method):
 
     layer: ClassVar[str]
     needs_weights = True
+
+    def override_keys(self) -> tuple[str, ...]:
+        return override_keys(FCMMConfig, exclude=("layer",))  # the layer is the method's identity
 
     def resolve(self, ctx: RunContext) -> FCMMConfig:
         """The preset's config for this layer with the run's device and overrides applied."""
