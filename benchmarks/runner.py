@@ -109,7 +109,11 @@ def split_runnable(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
     runnable, skipped = [], {}
     for n in names:
         cls = METHODS.get(n)
-        if cls.needs_weights and not cfg.weights:
+        if cls.companion_of and cls.companion_of in names:
+            other = METHODS.get(cls.companion_of)
+            skipped[n] = (f"{n} ({cls.paper_name}) not trained twice: its row is {other.paper_name}'s companion, "
+                          "trained with the same preset, seed and settings")
+        elif cls.needs_weights and not cfg.weights:
             reason = f"{n} ({cls.paper_name}) needs ImageNet weights from a local file: pass --weights FILE"
             if explicit:
                 raise ValueError(reason)
@@ -195,10 +199,11 @@ def _run(cfg: RunConfig, out: Path, skipped: dict[str, str], scratch: Path | Non
         for row_name, scores in rows.items():
             log.info("evaluating %s on %s test (%d images)", row_name, cfg.dataset, len(scores))
             res = evaluate_scores(data, "test", scores, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
-            res.update(method=name, paper_row=row_name, seconds=elapsed if row_name == method.paper_name else None,
-                       timings=output.timings if row_name == method.paper_name else {})
+            own = row_name == method.paper_name
+            row_seconds = elapsed if own else output.companion_seconds.get(row_name)
+            res.update(method=name, paper_row=row_name, seconds=row_seconds, timings=output.timings if own else {})
             results[row_name] = res
-            seconds[row_name] = elapsed
+            seconds[row_name] = row_seconds
         write_predictions(ctx.work_dir / "predictions.csv", data, "test", output.test_scores)
         _write_metrics(out, cfg, results, skipped)
     distributed.barrier()  # every rank leaves once rank 0 has evaluated the last method

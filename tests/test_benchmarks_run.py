@@ -41,10 +41,20 @@ def all_run(tmp_path_factory, synthetic_home):
 def test_method_all_runs_every_method_that_needs_no_weights(all_run):
     metrics = json.loads((all_run / "metrics.json").read_text())
     rows = {v["method"] for v in metrics["methods"].values()}
-    expected = {n for n in METHODS.names() if not METHODS.get(n).needs_weights}
+    companions = {n for n in METHODS.names() if METHODS.get(n).companion_of}
+    expected = {n for n in METHODS.names() if not METHODS.get(n).needs_weights} - companions
     assert rows == expected
-    assert set(metrics["skipped"]) == {n for n in METHODS.names() if METHODS.get(n).needs_weights}
+    assert set(metrics["skipped"]) == {n for n in METHODS.names() if METHODS.get(n).needs_weights} | companions
     assert "M-net" in metrics["methods"] and "HP-net" in metrics["methods"]
+
+
+def test_mnet_is_not_trained_twice_when_hpnet_runs_its_row_is_hpnets_stage_one(all_run):
+    metrics = json.loads((all_run / "metrics.json").read_text())
+    assert "mnet" in metrics["skipped"] and "HP-net" in metrics["skipped"]["mnet"]
+    assert not (all_run / "methods" / "mnet").exists()
+    mnet_row, hp_row = metrics["methods"]["M-net"], metrics["methods"]["HP-net"]
+    assert mnet_row["method"] == "hpnet"
+    assert mnet_row["seconds"] == pytest.approx(hp_row["timings"]["stage_mnet_seconds"])
 
 
 def test_run_folder_holds_every_file(all_run):
@@ -140,9 +150,9 @@ def test_out_folder_that_is_not_empty_needs_resume(tmp_path, capsys):
 
 
 def test_scores_outside_unit_interval_are_rejected(tmp_path, synthetic_home, monkeypatch):
+    import benchmarks.methods.elf_mm as elf
     from benchmarks.methods.base import MethodOutput
     from benchmarks.runner import RunConfig, run_benchmark
-    import benchmarks.methods.elf_mm as elf
 
     def bad_run(self, data, ctx):
         n = len(data.split_indices("test"))

@@ -49,7 +49,8 @@ class MethodOutput:
     ``history`` holds one dict per epoch (keys ``stage``, ``epoch``, ``train_loss``, ``val_loss``,
     ``val_mA``, ``seconds``; absent values may be missing). ``companions`` holds test probabilities of
     models trained along the way that are worth reporting too (HP-net's stage-1 M-net), keyed by paper
-    row name. ``checkpoint`` is the folder of the saved model, where there is one.
+    row name, with the seconds spent training each in ``companion_seconds``. ``checkpoint`` is the folder of
+    the saved model, where there is one.
     """
 
     test_scores: np.ndarray
@@ -59,6 +60,7 @@ class MethodOutput:
     companions: dict[str, np.ndarray] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    companion_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Method(abc.ABC):
@@ -73,6 +75,9 @@ class Method(abc.ABC):
     paper_name: ClassVar[str]
     description: ClassVar[str] = ""
     needs_weights: ClassVar[bool] = False
+    # A method whose model another method trains as a companion with the same settings (M-net is HP-net's
+    # stage 1): when both are selected, this one is not trained twice and its row comes from the other.
+    companion_of: ClassVar[str | None] = None
     runs_on_every_rank: ClassVar[bool] = False
 
     def override_keys(self) -> tuple[str, ...]:

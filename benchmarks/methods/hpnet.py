@@ -75,6 +75,7 @@ class _StagewiseMethod(Method):
             test_scores=result.predict(main, "test"), val_scores=result.predict(main, "val"), history=history,
             checkpoint=result.hpnet_dir if main == "hpnet" else result.mnet_dir, companions=companions,
             timings={f"stage_{k}_seconds": v for k, v in result.stage_seconds.items()}, info=result.to_dict(),
+            companion_seconds={} if self.mnet_only else {"M-net": result.stage_seconds.get("mnet", 0.0)},
         )
 
 
@@ -94,5 +95,6 @@ class MNetMethod(_StagewiseMethod):
 
     name = "mnet"
     paper_name = "M-net"
+    companion_of = "hpnet"
     description = "M-net (BN-Inception main net only)"
     mnet_only = True
