@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,6 +13,8 @@ import numpy as np
 
 from pa100k.attribute_set import AttributeSet
 from pa100k.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 PRESETS = ("tiny", "cpu", "paper")
 
@@ -115,3 +118,41 @@ def register_method(cls: type[Method]) -> type[Method]:
     """Class decorator registering a Method subclass under its ``name``."""
     METHODS.add(cls.name, cls)
     return cls
+
+
+class TrainedBaseline(Method):
+    """A baseline trained by `hpnet.engine.fit` (ACN, DeepMar): a preset registry of a config dataclass, ``--set``
+    overrides of its fields, and a ``run_*`` function of `baselines` that returns the `MethodOutput` fields."""
+
+    runs_on_every_rank = True  # DDP training under torchrun
+    presets: ClassVar[Any]  # Registry of config dataclasses, one per benchmark preset
+    config_class: ClassVar[type]
+
+    @abc.abstractmethod
+    def train(self, data: AttributeSet, config: Any, ctx: RunContext) -> Any:
+        """Train and score with ``config``; returns an object whose attributes are `MethodOutput`'s fields."""
+
+    def notes(self, ctx: RunContext) -> dict[str, Any]:
+        """What ``config.json`` should say about this method beyond its resolved settings."""
+        return {}
+
+    def override_keys(self) -> tuple[str, ...]:
+        from baselines.common import override_keys
+
+        return override_keys(self.config_class)
+
+    def resolve(self, ctx: RunContext) -> Any:
+        """The preset's config with the run's overrides applied."""
+        from baselines.common import apply_overrides
+
+        config, unused = apply_overrides(self.presets.get(ctx.preset), ctx.overrides, where=self.name)
+        if unused:
+            logger.info("%s: overrides %s are not %s settings; ignored", self.name, unused, self.paper_name)
+        return config
+
+    def config(self, ctx: RunContext) -> dict[str, Any]:
+        return {"preset": ctx.preset, **asdict(self.resolve(ctx)), **self.notes(ctx),
+                "selection": "epoch with the best val mA"}
+
+    def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
+        return MethodOutput(**vars(self.train(data, self.resolve(ctx), ctx)))
