@@ -23,7 +23,8 @@ def _fmt(value: float | None, ci: list[float] | None = None) -> str:
 def results_table(dataset: str, rows: list[dict[str, Any]], with_paper: bool = True) -> str:
     """A Markdown table: one row per (run, method) with li2016 metrics ± half the 95% interval, then the paper's rows.
 
-    Each entry of ``rows`` has ``name``, ``metrics`` (the evaluate_scores dict) and optional ``seconds``.
+    Each entry of ``rows`` has ``name``, ``metrics`` (the evaluate_scores dict) and optional ``seconds``; the
+    time cell adds the process's CPU time (all threads) where ``metrics["timings"]`` has ``cpu_seconds``.
     """
     header = "| source | method | mA | Accu | Prec | Recall | F1 | wall time |"
     lines = [header, "|---|---|---|---|---|---|---|---|"]
@@ -31,8 +32,10 @@ def results_table(dataset: str, rows: list[dict[str, Any]], with_paper: bool = T
         m = row["metrics"]
         ci = m.get("ci95", {})
         cells = [_fmt(m.get(k), ci.get(k)) for k in OUR_KEYS]
-        secs = row.get("seconds")
+        secs, cpu = row.get("seconds"), m.get("timings", {}).get("cpu_seconds")
         wall = f"{secs / 60:.1f} min" if secs is not None else ""
+        if wall and cpu is not None:
+            wall += f" ({cpu / 60:.1f} CPU-min)"
         lines.append(f"| ours ({dataset}) | {row['name']} | " + " | ".join(cells) + f" | {wall} |")
     if with_paper:
         for prow in paper_rows_for(dataset, table=2):
