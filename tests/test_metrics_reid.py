@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-import pa100k.metrics.reid as reid_module
+import pa100k.metrics._reid_keys as keys_module
+import pa100k.metrics._reid_ranks as ranks_module
+import pa100k.metrics.reference as reid_reference
 from pa100k.metrics import (
     ReIDMetrics,
     list_distance_metrics,
@@ -63,7 +65,7 @@ def test_reid_metrics_max_rank_is_lowered_to_non_junk_gallery_size():
 
 
 def test_reid_metrics_reference_agrees_on_hand_example():
-    ref = reid_metrics_reference(DIST, Q_PIDS, G_PIDS, Q_CAMS, G_CAMS, max_rank=5)
+    ref = reid_metrics_reference(DIST, None, Q_PIDS, G_PIDS, Q_CAMS, G_CAMS, max_rank=5)
     ours = reid_metrics(DIST, None, Q_PIDS, G_PIDS, Q_CAMS, G_CAMS, max_rank=5)
     assert ref.cmc.tolist() == ours.cmc.tolist()
     assert ref.mAP == pytest.approx(ours.mAP, rel=1e-12) and ref.mINP == pytest.approx(ours.mINP, rel=1e-12)
@@ -87,26 +89,26 @@ def _random_problem(seed, nq=25, ng=70, ids=7, cams=3, levels=None, dtype=np.flo
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("levels", [None, 5, 1])
 def test_reid_metrics_equal_argsort_reference_on_random_inputs(monkeypatch, fraction, dtype, levels):
-    monkeypatch.setattr(reid_module, "_SPARSE_FRACTION", fraction)
+    monkeypatch.setattr(ranks_module, "_SPARSE_FRACTION", fraction)
     for seed in range(4):
         d, qp, gp, qc, gc = _random_problem(seed, levels=levels, dtype=dtype)
         ours = reid_metrics(d, None, qp, gp, qc, gc, max_rank=10, chunk_size=6)
-        ref = reid_metrics_reference(d, qp, gp, qc, gc, max_rank=10)
+        ref = reid_metrics_reference(d, None, qp, gp, qc, gc, max_rank=10)
         assert np.array_equal(ours.valid, ref.valid)
         assert np.array_equal(ours.query_cmc, ref.query_cmc)
         np.testing.assert_allclose(ours.query_ap, ref.query_ap, rtol=0, atol=1e-12)
         np.testing.assert_allclose(ours.query_inp, ref.query_inp, rtol=0, atol=1e-12)
 
 
-def test_reid_metrics_from_features_equals_reference_on_its_distances():
+def test_reid_metrics_float32_precision_equals_reference_on_its_distances():
     rng = np.random.default_rng(0)
     qf, gf = rng.normal(size=(30, 16)).astype(np.float32), rng.normal(size=(90, 16)).astype(np.float32)
     qp, gp = rng.integers(0, 8, 30), rng.integers(-1, 8, 90)
     qc, gc = rng.integers(0, 2, 30), rng.integers(0, 2, 90)
     for metric in list_distance_metrics():
         d = pairwise_distance(qf, gf, metric=metric, chunk_size=7)
-        ours = reid_metrics(qf, gf, qp, gp, qc, gc, metric=metric, chunk_size=7, max_rank=20)
-        ref = reid_metrics_reference(d.numpy(), qp, gp, qc, gc, max_rank=20)
+        ours = reid_metrics(qf, gf, qp, gp, qc, gc, metric=metric, chunk_size=7, max_rank=20, precision="float32")
+        ref = reid_metrics_reference(d.numpy(), None, qp, gp, qc, gc, max_rank=20)
         assert ours.cmc.tolist() == ref.cmc.tolist()
         assert ours.mAP == pytest.approx(ref.mAP, abs=1e-12) and ours.metric == metric
     # the distances are what they claim to be
@@ -123,6 +125,176 @@ def test_reid_metrics_results_do_not_depend_on_chunk_size():
     a = reid_metrics(d, None, qp, gp, qc, gc, chunk_size=1, max_rank=8)
     b = reid_metrics(d, None, qp, gp, qc, gc, max_rank=8)
     assert a.cmc.tolist() == b.cmc.tolist() and a.mAP == b.mAP and a.mINP == b.mINP
+
+
+# ------------------------------------------------------------------------------ exact ranking of features
+
+
+def _same(ours, ref):
+    assert np.array_equal(ours.valid, ref.valid)
+    assert np.array_equal(ours.query_cmc, ref.query_cmc)
+    np.testing.assert_allclose(ours.query_ap, ref.query_ap, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.query_inp, ref.query_inp, rtol=0, atol=1e-12)
+
+
+def _near_tie_features(seed, nq=18, ng=72, d=12, dtype=np.float32):
+    """Features whose distances tie exactly or differ in the last bits, next to true matches."""
+    rng = np.random.default_rng(seed)
+    qf, gf = rng.normal(size=(nq, d)).astype(dtype), rng.normal(size=(ng, d)).astype(dtype)
+    qp, gp = rng.integers(1, 5, nq), rng.integers(-1, 5, ng)
+    qc, gc = rng.integers(0, 3, nq), rng.integers(0, 3, ng)
+    gf[12:24] = gf[0:12]  # duplicated images: equal keys, under other identities or the same one
+    gf[24:30] = np.nextafter(gf[0:6], dtype(np.inf))  # one ulp apart: different keys, float32 may tie
+    gf[30:36] = gf[0:6] * dtype(2)  # equal cosine, different Euclidean distance
+    gf[40:56] = np.round(gf[40:56] * 2) / 2  # coarse values: many equal inner products
+    qf[8:12] = np.round(qf[8:12] * 2) / 2
+    qf[12:15] = gf[0:3]  # a query equal to gallery images
+    gf[60] = 0.0  # a zero vector (cosine: equal to every query)
+    gp[[0, 12, 24]] = qp[12]  # a query's identity on duplicated images
+    return qf, gf, qp, gp, qc, gc
+
+
+@pytest.mark.parametrize("protocol", ["market1501", "cuhk03_single_shot", "viper"])
+@pytest.mark.parametrize("metric", ["cosine", "sqeuclidean", "euclidean"])
+def test_reid_metrics_exact_equals_reference_on_near_ties(monkeypatch, protocol, metric):
+    for seed in range(2 if protocol == "market1501" else 1):
+        qf, gf, qp, gp, qc, gc = _near_tie_features(seed + len(metric))
+        kw = {"metric": metric, "max_rank": 12, "protocol": protocol, "repeats": 4, "seed": 3}
+        ref = reid_metrics_reference(qf, gf, qp, gp, qc, gc, **kw)
+        # every chunk on the sparse / the dense counting path, then with every key refined in float64
+        for fraction, whole in ((1.0, False), (-1.0, False), (1.0, True)):
+            monkeypatch.setattr(ranks_module, "_SPARSE_FRACTION", fraction)
+            monkeypatch.setattr(ranks_module, "_refine_whole_chunk", lambda *args, whole=whole: whole)
+            _same(reid_metrics(qf, gf, qp, gp, qc, gc, chunk_size=5, **kw), ref)
+
+
+def test_reid_metrics_exact_settles_ties_in_integers(monkeypatch):
+    calls = {"refine": 0, "exact": 0}
+    refine, compare = keys_module.ExactScorer.refine_rows, keys_module.ExactValues.compare
+
+    def spy_refine(self, rows, cols):
+        calls["refine"] += len(rows)
+        return refine(self, rows, cols)
+
+    def spy_compare(self, i, a, b):
+        calls["exact"] += 1
+        return compare(self, i, a, b)
+
+    monkeypatch.setattr(keys_module.ExactScorer, "refine_rows", spy_refine)
+    monkeypatch.setattr(keys_module.ExactValues, "compare", spy_compare)
+    qf, gf, qp, gp, qc, gc = _near_tie_features(0)
+    ours = reid_metrics(qf, gf, qp, gp, qc, gc, metric="sqeuclidean", max_rank=12)
+    assert calls["refine"] > 0 and calls["exact"] > 0  # near-ties went through float64 and integers
+    _same(ours, reid_metrics_reference(qf, gf, qp, gp, qc, gc, metric="sqeuclidean", max_rank=12))
+
+
+def test_reid_metrics_exact_orders_what_float32_rounds_to_a_tie():
+    # q = e0; g0 = e0 + 2^-20 e1 (key -1/2 + 2^-41), g1 = e0 (key -1/2): float32 squared distances are both 0,
+    # so float32 ties them and keeps gallery order; the exact keys put g1 first.
+    q = np.zeros((1, 4), dtype=np.float32)
+    q[0, 0] = 1
+    g = np.zeros((3, 4), dtype=np.float32)
+    g[:2, 0] = 1
+    g[0, 1] = 2.0**-20
+    g[2, 2] = 1
+    ids = ([1], [2, 1, 3], [0], [1, 1, 1])
+    f32 = pairwise_distance(q, g, metric="sqeuclidean").numpy()
+    assert f32[0, 0] == f32[0, 1]
+    exact = reid_metrics(q, g, *ids, metric="sqeuclidean", max_rank=3)
+    rounded = reid_metrics(q, g, *ids, metric="sqeuclidean", max_rank=3, precision="float32")
+    assert exact.cmc.tolist() == [1.0, 1.0, 1.0] and rounded.cmc.tolist() == [0.0, 1.0, 1.0]
+    _same(exact, reid_metrics_reference(q, g, *ids, metric="sqeuclidean", max_rank=3))
+    _same(rounded, reid_metrics_reference(f32, None, *ids, max_rank=3))
+
+
+def test_reid_metrics_exact_orders_what_float64_rounds_to_a_tie():
+    # q = e0 + 2^-30 e1; g1 = e0 + 2^-30 e1 has key ½(1 + 2^-60) - (1 + 2^-60) = -½ - 2^-61, below g0 = e0's
+    # -½, but float64 rounds both to -½: only the integer comparison puts the true match g1 first.
+    q = np.array([[1.0, 2.0**-30, 0.0]], dtype=np.float32)
+    g = np.array([[1.0, 0.0, 0.0], [1.0, 2.0**-30, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    ids = ([1], [2, 1, 3], [0], [1, 1, 1])
+    exact = reid_metrics(q, g, *ids, metric="sqeuclidean", max_rank=3)
+    assert exact.cmc.tolist() == [1.0, 1.0, 1.0]
+    _same(exact, reid_metrics_reference(q, g, *ids, metric="sqeuclidean", max_rank=3))
+    assert reid_metrics(q, g, *ids, metric="sqeuclidean", max_rank=3, precision="float32").cmc[0] == 0.0
+
+
+def test_reid_metrics_exact_does_not_depend_on_dtype_chunks_or_product_backend(monkeypatch):
+    qf, gf, qp, gp, qc, gc = _near_tie_features(1)
+    kw = {"metric": "sqeuclidean", "max_rank": 12}
+    base = reid_metrics(qf, gf, qp, gp, qc, gc, **kw)
+    # float64 copies hold the same numbers, so the same exact keys (through float64-to-float32 bounds)
+    wide = reid_metrics(qf.astype(np.float64), gf.astype(np.float64), qp, gp, qc, gc, chunk_size=1, **kw)
+    # torch products (the GPU code path, here on the CPU) round differently, within the same bound
+    monkeypatch.setattr(keys_module, "_torch_products", lambda device: True)
+    torch_path = reid_metrics(torch.from_numpy(qf), torch.from_numpy(gf), qp, gp, qc, gc, chunk_size=7, **kw)
+    for other in (wide, torch_path):
+        assert np.array_equal(other.query_cmc, base.query_cmc) and np.array_equal(other.query_ap, base.query_ap)
+
+
+def test_reid_metrics_exact_with_extreme_feature_scales():
+    qf, gf, qp, gp, qc, gc = _near_tie_features(4)
+    gf[3] *= np.float32(2.0**60)  # norms beyond what scaling columns after the product allows
+    gf[5] *= np.float32(2.0**-70)
+    cos = reid_metrics(qf, gf, qp, gp, qc, gc, max_rank=12)
+    _same(cos, reid_metrics_reference(qf, gf, qp, gp, qc, gc, max_rank=12))
+    with pytest.raises(ValueError, match="too large to rank exactly.*precision='float32'"):
+        reid_metrics(qf, gf, qp, gp, qc, gc, metric="sqeuclidean")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "sqeuclidean"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exact_scorer_bounds_hold(metric, dtype):
+    # features with a wide dynamic range and a dominant component, where float32 sums lose the most
+    rng = np.random.default_rng(5)
+    qf = (rng.normal(size=(6, 96)) * np.exp(rng.normal(0, 3, size=(6, 96)))).astype(dtype)
+    gf = (rng.normal(size=(20, 96)) * np.exp(rng.normal(0, 3, size=(20, 96)))).astype(dtype)
+    gf[:, 0] += 1e3
+    qf[:, 0] += 1e3
+    q, g = keys_module.prepare_features(qf, gf, metric)
+    scorer = keys_module.ExactScorer(qf, gf, metric, torch.device("cpu"))
+    assert np.array_equal(scorer.q, q) and np.array_equal(scorer.gallery_rows(np.arange(len(g))), g)
+    chunk = scorer.chunk(0, len(q))
+    rows, cols = np.divmod(np.arange(q.shape[0] * g.shape[0]), g.shape[0])
+    exact = np.array([float(reid_reference.exact_key_fraction(q[i], g[j], metric)) for i, j in zip(rows, cols)])
+    exact = exact.reshape(len(q), len(g))
+    approx_err = np.abs(chunk.approx.astype(np.float64) - exact).max(axis=1)
+    refined_err = np.abs(chunk.refine(rows, cols).reshape(len(q), len(g)) - exact).max(axis=1)
+    assert (approx_err <= chunk.e1).all() and (refined_err <= chunk.e2).all()
+    assert (chunk.e1 < 1e-3 * np.abs(exact).max(axis=1)).all()  # and the bounds are useful
+
+
+def test_exact_values_equal_fractions():
+    rng = np.random.default_rng(2)
+    q = np.array([rng.normal(size=6), [1e-40, 3e-39, -0.0, 0.0, 2.0**-149, 1e30]], dtype=np.float32)
+    g = np.array([rng.normal(size=6), [2e-42, -1e-39, 1.0, 0.0, 2.0**-149, -1e-30]], dtype=np.float32)
+    for half in (False, True):
+        ev = keys_module.ExactValues(q, g, half)
+        metric = "sqeuclidean" if half else "cosine"
+        for i in range(2):
+            for j in range(2):
+                v, e = ev.key(i, j)
+                assert F(v) * F(2) ** e == reid_reference.exact_key_fraction(q[i], g[j], metric)
+        assert ev.compare(0, 0, 0) == 0 and ev.compare(0, 0, 1) == -ev.compare(0, 1, 0)
+
+
+def test_reference_orders_features_by_exact_fractions():
+    qf, gf, *_ = _near_tie_features(3, d=6)
+    for metric in ("cosine", "sqeuclidean"):
+        q, g = keys_module.prepare_features(qf, gf, metric)
+        for i, order in enumerate(reid_reference._exact_orders(qf, gf, metric)):
+            keys = [reid_reference.exact_key_fraction(q[i], g[j], metric) for j in range(len(g))]
+            assert order.tolist() == sorted(range(len(g)), key=lambda j: (keys[j], j))
+
+
+def test_low_precision_gpu_products_widen_the_bound(monkeypatch):
+    qf, gf, *_ = _near_tie_features(0)
+    monkeypatch.setattr(keys_module, "_torch_products", lambda device: False)  # multiply here, bound as there
+    cpu = keys_module.ExactScorer(qf, gf, "cosine", torch.device("cpu")).e1
+    assert keys_module.ExactScorer(qf, gf, "cosine", torch.device("cuda")).e1 == pytest.approx(cpu)
+    monkeypatch.setattr(torch, "get_float32_matmul_precision", lambda: "high")  # TF32 allowed
+    tf32 = keys_module.ExactScorer(qf, gf, "cosine", torch.device("cuda")).e1
+    assert (tf32 >= 2.0**-6).all() and (tf32 > 100 * cpu).all()  # inputs rounded to 8 bits: 2^-6 per unit norm
 
 
 # ------------------------------------------------------------------------------------- single-gallery-shot
@@ -150,7 +322,7 @@ def test_single_gallery_shot_is_seeded_and_reproducible():
     c = reid_metrics(d, None, qp, gp, qc, gc, seed=12, **kw)
     assert np.array_equal(a.cmc, b.cmc)
     assert not np.array_equal(a.query_cmc, c.query_cmc)
-    ref = reid_metrics_reference(d, qp, gp, qc, gc, seed=11, **kw)
+    ref = reid_metrics_reference(d, None, qp, gp, qc, gc, seed=11, **kw)
     assert np.array_equal(a.query_cmc, ref.query_cmc)
     assert a.mAP == pytest.approx(ref.mAP, abs=1e-12)
     assert a.to_dict()["repeats"] == 20
@@ -189,10 +361,14 @@ def test_reid_metrics_on_cuda_equals_cpu():
     qf, gf = torch.randn(50, 32), torch.randn(300, 32)
     qp, gp = rng.integers(1, 20, 50), rng.integers(0, 20, 300)
     qc, gc = rng.integers(0, 3, 50), rng.integers(0, 3, 300)
-    cpu = reid_metrics(qf, gf, qp, gp, qc, gc, protocol="cuhk03_single_shot", repeats=5)
-    gpu = reid_metrics(qf.cuda(), gf.cuda(), qp, gp, qc, gc, protocol="cuhk03_single_shot", repeats=5)
-    np.testing.assert_allclose(cpu.cmc, gpu.cmc, atol=0.05)  # GPU matmul rounds differently; near-ties may swap
-    assert cpu.num_valid == gpu.num_valid
+    kw = {"protocol": "cuhk03_single_shot", "repeats": 5}
+    cpu = reid_metrics(qf, gf, qp, gp, qc, gc, **kw)
+    gpu = reid_metrics(qf.cuda(), gf.cuda(), qp, gp, qc, gc, **kw)
+    _same(gpu, cpu)  # exact keys: the GPU's rounding stays within the bound
+    cpu32 = reid_metrics(qf, gf, qp, gp, qc, gc, precision="float32", **kw)
+    gpu32 = reid_metrics(qf.cuda(), gf.cuda(), qp, gp, qc, gc, precision="float32", **kw)
+    np.testing.assert_allclose(cpu32.cmc, gpu32.cmc, atol=0.05)  # float32 distances round differently
+    assert cpu32.num_valid == gpu32.num_valid
 
 
 @pytest.mark.parametrize(
@@ -221,6 +397,8 @@ def test_reid_metrics_on_cuda_equals_cpu():
          "max_rank: expected an integer >= 1"),
         ((np.zeros((1, 3)), None, [1], [1, 2, 3], [0], [1, 1, 1]), {"repeats": 0}, "repeats: expected an integer >= 1"),
         ((np.zeros((1, 3)), None, [1], [1, 2, 3], [0], [1, 1, 1]), {"seed": -1}, "seed: expected an integer >= 0"),
+        ((np.zeros((1, 3)), None, [1], [1, 2, 3], [0], [1, 1, 1]), {"precision": "float16"},
+         "precision: unknown value 'float16'; valid names: exact, float32"),
     ],
 )
 def test_reid_metrics_validation_errors_name_the_argument(args, kwargs, match):
@@ -238,5 +416,6 @@ def test_perf_benchmark_runs_small_and_reports_identical_results(capsys):
     finally:
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
-    assert "results vs reference: identical" in out
+    assert "exact path vs exact reference: identical" in out
+    assert "float32 path vs reference on its distances: identical" in out and "DIFFERENT" not in out
     assert "Attribute metrics on 2,000 x 26" in out and "worst case" in out

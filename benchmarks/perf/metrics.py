@@ -1,14 +1,17 @@
 """Speed and memory of pa100k.metrics: attribute metrics, bootstrap, and ReID at Market-1501 size.
 
-    python -m benchmarks.perf.metrics            # full sizes (about a minute on 2 cores)
+    python -m benchmarks.perf.metrics            # full sizes (about two minutes on 2 cores)
     python -m benchmarks.perf.metrics --threads 2 --queries 3368 --gallery 15913 --dim 2048
 
-The ReID part compares :func:`pa100k.metrics.reid_metrics` with the straightforward evaluator
+The ReID part times :func:`pa100k.metrics.reid_metrics` end to end (features -> CMC, mAP, mINP) in its
+default exact mode and with ``precision="float32"``, and the straightforward evaluator
 (:func:`pa100k.metrics.reid_metrics_reference`: a stable argsort of each query's row in numpy, then the
-same protocol) on the same distance matrix, checks that the results are identical, and reports time and
-peak resident memory of each. The features imitate a trained model (identity centres plus per-image
-noise of varying strength, so ranks of the last true match spread as in practice); a second run with
-unstructured random features shows the worst case for the rank counting.
+same protocol) on the same problem: from the features (float64 keys with exact near-ties, the definition
+the exact mode follows) and from the float32 distance matrix. It reports wall and CPU time, peak resident
+memory and the load average (the machine may be shared), checks that each path's results are identical to
+its reference, and exits with status 1 if any differ. The features imitate a trained model (identity
+centres plus per-image noise of varying strength, so ranks of the last true match spread as in practice);
+a second run with unstructured random features shows the worst case for the rank counting.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -165,39 +169,66 @@ def run_bootstrap(num_samples: int, n: int) -> None:
           f"(95% interval {ci.low * 100:.2f}..{ci.high * 100:.2f})")
 
 
-def run_reid(num_query: int, num_gallery: int, dim: int, *, reference: bool, structured: bool) -> None:
+def _load() -> str:
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average n/a"
+
+
+def _compare(ours: Any, ref: Any) -> tuple[bool, str]:
+    """(identical?, details) of two ReIDMetrics: CMC and valid queries equal, AP and INP within 1e-12."""
+    same_cmc = np.array_equal(ours.query_cmc, ref.query_cmc) and np.array_equal(ours.cmc, ref.cmc)
+    same_valid = np.array_equal(ours.valid, ref.valid)
+    d_ap = float(np.max(np.abs(ours.query_ap - ref.query_ap))) if same_valid else float("inf")
+    d_inp = float(np.max(np.abs(ours.query_inp - ref.query_inp))) if same_valid else float("inf")
+    ok = same_cmc and same_valid and d_ap < 1e-12 and d_inp < 1e-12
+    return ok, (f"{'identical' if ok else 'DIFFERENT'} (CMC equal: {same_cmc}, valid queries equal: {same_valid}, "
+                f"max |AP diff| {d_ap:.1e}, max |INP diff| {d_inp:.1e}, mAP {ours.mAP:.12f} vs {ref.mAP:.12f})")
+
+
+def run_reid(num_query: int, num_gallery: int, dim: int, *, reference: bool, structured: bool) -> bool:
+    """Time the exact and float32 paths (and the argsort references); True when all results are identical."""
     qf, gf, qp, gp, qc, gc = reid_problem(num_query, num_gallery, dim, structured=structured)
     kind = "features imitating a trained model" if structured else "unstructured random features (worst case)"
     print(f"\nReID, {num_query:,} queries x {num_gallery:,} gallery, {dim}-d, cosine, Market-1501 protocol: {kind}")
     resident = (qf.numel() + gf.numel()) * 4 / 2**30
-    print(f"  torch and BLAS threads {torch.get_num_threads()}; features resident: {resident:.2f} GB")
+    print(f"  torch and BLAS threads {torch.get_num_threads()}; features resident: {resident:.2f} GB; {_load()}")
+    print("  wall time (CPU time of all threads), peak resident memory during the call")
 
-    ours, t_ours, peak_ours, base_ours = _measure(lambda: reid_metrics(qf, gf, qp, gp, qc, gc))
-    print(f"  ours, features -> CMC/mAP/mINP:      {t_ours}   peak RSS {_fmt_gb(peak_ours)} "
-          f"(before {_fmt_gb(base_ours)})   [targets: < 3 s, < 2 GB]")
-    print(f"     rank-1 {ours.cmc[0] * 100:.2f}  rank-5 {ours.cmc[4] * 100:.2f}  mAP {ours.mAP * 100:.2f}  "
-          f"mINP {ours.mINP * 100:.2f}  valid {ours.num_valid}  skipped {ours.num_skipped}")
+    exact, t_exact, peak_exact, base = _measure(lambda: reid_metrics(qf, gf, qp, gp, qc, gc))
+    print(f"  ours, exact (default), features -> CMC/mAP/mINP:   {t_exact}   peak RSS {_fmt_gb(peak_exact)} "
+          f"(before {_fmt_gb(base)})   [targets: < 3 s, < 2 GB]")
+    print(f"     rank-1 {exact.cmc[0] * 100:.2f}  rank-5 {exact.cmc[4] * 100:.2f}  mAP {exact.mAP * 100:.2f}  "
+          f"mINP {exact.mINP * 100:.2f}  valid {exact.num_valid}  skipped {exact.num_skipped}")
+    f32, t_f32, peak_f32, _ = _measure(lambda: reid_metrics(qf, gf, qp, gp, qc, gc, precision="float32"))
+    print(f"  ours, float32 distances, features -> metrics:     {t_f32}   peak RSS {_fmt_gb(peak_f32)}")
     dist, t_dist, _, _ = _measure(lambda: pairwise_distance(qf, gf))
     from_dist, t_rank, peak_rank, _ = _measure(lambda: reid_metrics(dist, None, qp, gp, qc, gc))
-    print(f"  ours, distances only:                {t_dist}")
-    print(f"  ours, distance matrix -> metrics:    {t_rank}   peak RSS {_fmt_gb(peak_rank)}")
-    if not reference:
-        return
-    dist_np = dist.numpy()
-    ref, t_ref, peak_ref, _ = _measure(lambda: reid_metrics_reference(dist_np, qp, gp, qc, gc))
-    print(f"  reference (argsort per query, numpy), distance matrix -> metrics: {t_ref}   "
-          f"peak RSS {_fmt_gb(peak_ref)}")
-    print(f"  reference end to end (same distances + argsort loop):            {t_dist + t_ref:6.2f} s "
-          f"(CPU {t_dist.cpu + t_ref.cpu:5.2f} s)")
-    print(f"  speed-up: ranking {t_ref / t_rank:5.1f}x (CPU {t_ref.cpu / t_rank.cpu:5.1f}x)   end to end "
-          f"{(t_dist + t_ref) / t_ours:5.1f}x (CPU {(t_dist.cpu + t_ref.cpu) / t_ours.cpu:5.1f}x)   [target: >= 5x]")
-    same_cmc = np.array_equal(ours.cmc, ref.cmc) and np.array_equal(from_dist.cmc, ref.cmc)
-    same_valid = np.array_equal(ours.valid, ref.valid)
-    d_ap = float(np.max(np.abs(ours.query_ap - ref.query_ap)))
-    d_inp = float(np.max(np.abs(ours.query_inp - ref.query_inp)))
-    verdict = "identical" if same_cmc and same_valid and d_ap < 1e-12 and d_inp < 1e-12 else "DIFFERENT"
-    print(f"  results vs reference: {verdict} (CMC equal: {same_cmc}, valid queries equal: {same_valid}, "
-          f"max |AP diff| {d_ap:.1e}, max |INP diff| {d_inp:.1e}, mAP {ours.mAP:.12f} vs {ref.mAP:.12f})")
+    print(f"  ours, float32 distances only:                     {t_dist}")
+    print(f"  ours, float32 distance matrix -> metrics:         {t_rank}   peak RSS {_fmt_gb(peak_rank)}")
+    same_f32, detail = _compare(f32, from_dist)
+    print(f"  float32 path, features vs distance matrix: {detail}")
+    ok = same_f32
+    if reference:
+        ref, t_ref, peak_ref, _ = _measure(lambda: reid_metrics_reference(qf, gf, qp, gp, qc, gc))
+        print(f"  reference, exact (float64 keys, exact near-ties, argsort per query), features -> metrics: "
+              f"{t_ref}   peak RSS {_fmt_gb(peak_ref)}")
+        dist_np = dist.numpy()
+        ref32, t_ref32, peak_ref32, _ = _measure(lambda: reid_metrics_reference(dist_np, None, qp, gp, qc, gc))
+        print(f"  reference, float32 distance matrix -> metrics (argsort per query):                   "
+              f"{t_ref32}   peak RSS {_fmt_gb(peak_ref32)}")
+        print(f"  speed-up, exact end to end: {t_ref / t_exact:5.1f}x (CPU {t_ref.cpu / t_exact.cpu:5.1f}x)   "
+              f"float32 ranking: {t_ref32 / t_rank:5.1f}x (CPU {t_ref32.cpu / t_rank.cpu:5.1f}x)   "
+              f"float32 end to end: {(t_dist + t_ref32) / t_f32:5.1f}x "
+              f"(CPU {(t_dist.cpu + t_ref32.cpu) / t_f32.cpu:5.1f}x)   [target: >= 5x]")
+        same_exact, detail = _compare(exact, ref)
+        print(f"  exact path vs exact reference: {detail}")
+        same_ref32, detail = _compare(f32, ref32)
+        print(f"  float32 path vs reference on its distances: {detail}")
+        ok = ok and same_exact and same_ref32
+    print(f"  {_load()}")
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,10 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     with _blas_threads(args.threads):
         run_attributes(args.attr_samples, args.attr_repeats)
         run_bootstrap(args.bootstrap_samples, args.bootstrap_n)
-        run_reid(args.queries, args.gallery, args.dim, reference=not args.no_reference, structured=True)
+        ok = run_reid(args.queries, args.gallery, args.dim, reference=not args.no_reference, structured=True)
         if not args.no_worst_case:
-            run_reid(args.queries, args.gallery, args.dim, reference=False, structured=False)
-    return 0
+            ok = run_reid(args.queries, args.gallery, args.dim, reference=False, structured=False) and ok
+    if not ok:
+        print("\nERROR: results differ between implementations (see above)")
+    return 0 if ok else 1
 
 
 def _blas_threads(n: int) -> contextlib.AbstractContextManager:

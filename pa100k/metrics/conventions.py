@@ -22,7 +22,7 @@ def _check_zero_division(value: Any, name: str) -> None:
             raise ValueError(f"{name}: expected 'warn', 0.0, 1.0 or nan, found {value!r}")
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}: expected 'warn', 0.0, 1.0 or nan, found {value!r}")  # noqa: TRY004
+        raise ValueError(f"{name}: expected 'warn', 0.0, 1.0 or nan, found {value!r}")
     if not (math.isnan(value) or value in (0.0, 1.0)):
         raise ValueError(f"{name}: expected 'warn', 0.0, 1.0 or nan, found {value!r}")
 
@@ -84,7 +84,7 @@ class ConventionConfig:
             raise ValueError(f"threshold: expected a number in [0, 1] (probability scale), found {self.threshold!r}")
         object.__setattr__(self, "threshold", t)
         if not isinstance(self.inclusive, bool):
-            raise ValueError(f"inclusive: expected True or False, found {self.inclusive!r}")  # noqa: TRY004
+            raise ValueError(f"inclusive: expected True or False, found {self.inclusive!r}")
         eps = float(self.eps)
         if not (eps >= 0.0 and math.isfinite(eps)):
             raise ValueError(f"eps: expected a finite number >= 0, found {self.eps!r}")
@@ -93,7 +93,7 @@ class ConventionConfig:
         _check_zero_division(self.label_zero_division, "label_zero_division")
         if not isinstance(self.exclude_empty_true, bool):
             found = self.exclude_empty_true
-            raise ValueError(f"exclude_empty_true: expected True or False, found {found!r}")  # noqa: TRY004
+            raise ValueError(f"exclude_empty_true: expected True or False, found {found!r}")
         if self.f1 not in F1_MODES:
             raise ValueError(f"f1: expected one of {', '.join(map(repr, F1_MODES))}, found {self.f1!r}")
 
@@ -127,7 +127,7 @@ def get_convention(convention: str | ConventionConfig) -> ConventionConfig:
     if isinstance(convention, ConventionConfig):
         return convention
     if not isinstance(convention, str):
-        raise ValueError(f"convention: expected a name or a ConventionConfig, found {convention!r}")  # noqa: TRY004
+        raise ValueError(f"convention: expected a name or a ConventionConfig, found {convention!r}")
     try:
         return CONVENTIONS.get(convention)
     except KeyError as exc:

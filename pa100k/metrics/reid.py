@@ -5,14 +5,17 @@ query, gallery images of the same identity seen by the same camera are removed, 
 never scored, distractors (pid 0) are negatives, and a query with no true match left is skipped (and
 counted). Ties in distance are broken by gallery index, as a stable sort would.
 
-How it is fast: distances are computed in chunks of queries (on the CPU through numpy's BLAS, on the GPU
-with torch for CUDA tensors). The rank of a true match is the number of kept gallery items that come
-before it, which is counted instead of sorted: per query the few true matches are sorted, every gallery
-item is placed between them (``searchsorted`` on int64 keys made of the float32 distance's ordered bits
-and the gallery index, so that ties need no special case) and a histogram of those places, cumulated,
-gives every true match's rank at once. Gallery items further than the last true match cannot change CMC,
-AP or INP, so when they are the majority only the items up to it are placed. CMC needs the rank of the
-first true match, AP the ranks of all (from the cumulative hit count k at each), mINP the rank of the last.
+What is ranked: for features, by default (``precision="exact"``) the exact real distance of the float32
+features, so that results do not depend on BLAS, threads, chunking or device
+(:mod:`pa100k.metrics._reid_keys` states the keys and the error bounds that make it cheap); with
+``precision="float32"`` the float32 distances of :func:`pairwise_distance`; a distance matrix as given.
+
+How it is fast: float32 products in chunks of queries (numpy's BLAS on the CPU, torch on a GPU) give
+every distance within a proven bound; the rank of a true match is the number of kept gallery items before
+it, counted rather than sorted (:mod:`pa100k.metrics._reid_ranks`): items beyond the last true match change
+nothing, the others are placed between the query's few true matches, and only the rare items within the
+error bound of a true match are recomputed in float64 (or exactly). CMC needs the rank of the first true
+match, AP the ranks of all (from the cumulative hit count k at each), mINP the rank of the last.
 """
 
 from __future__ import annotations
@@ -20,20 +23,22 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from pa100k.metrics._reid_keys import EXACT_KEYS, ChunkKeys, ExactScorer, given_chunk
+from pa100k.metrics._reid_ranks import Gallery, candidates, gallery_layout, match_ranks, single_shot_ranks
 from pa100k.metrics.validation import check_positive_int, to_numpy
 from pa100k.registry import Registry
 
 log = logging.getLogger(__name__)
 
-_CHUNK_ELEMENTS = 1 << 24  # distances held per chunk of queries (64 MiB in float32)
+_CHUNK_ELEMENTS = 1 << 23  # distances held per chunk of queries (32 MiB in float32; two chunks in flight)
 _SINGLE_SHOT_ELEMENTS = 1 << 21  # (query, repeat, identity) draws held per chunk in single-gallery-shot
-_SPARSE_FRACTION = 0.25  # place only the items up to the last true match when they are fewer than this share
 
 
 # --------------------------------------------------------------------------------------------- registries
@@ -267,8 +272,10 @@ def _prepare_features(q: torch.Tensor, g: torch.Tensor, metric: str) -> tuple[to
     return q, g
 
 
-def _chunk_rows(num_gallery: int, limit: int = _CHUNK_ELEMENTS) -> int:
-    return max(1, limit // max(1, num_gallery))
+def _chunk_rows(num_queries: int, num_gallery: int, limit: int = _CHUNK_ELEMENTS) -> int:
+    """Queries per chunk: at most ``limit`` distances, in chunks of equal size."""
+    rows = max(1, limit // max(1, num_gallery))
+    return -(-num_queries // -(-num_queries // rows))
 
 
 def _distance_chunks(
@@ -289,7 +296,8 @@ def _distance_chunks(
 def pairwise_distance(
     query_features: Any, gallery_features: Any, *, metric: str = "cosine", chunk_size: int | None = None
 ) -> torch.Tensor:
-    """The (n_query, n_gallery) distance matrix, computed in chunks exactly as :func:`reid_metrics` does."""
+    """The (n_query, n_gallery) float32 (or float64) distances, computed in chunks exactly as
+    ``reid_metrics(..., precision="float32")`` ranks them."""
     if metric not in DISTANCES:
         _unknown_metric(metric)
     q = _float_tensor(_as_tensor(query_features, "query_features"), "query_features")
@@ -300,217 +308,70 @@ def pairwise_distance(
         )
     if q.dtype != g.dtype:
         q, g = q.double(), g.double()
-    rows = chunk_size or _chunk_rows(g.shape[0])
+    rows = chunk_size or _chunk_rows(q.shape[0], g.shape[0])
     out = torch.empty((q.shape[0], g.shape[0]), dtype=q.dtype, device=q.device)
     for s, d in _distance_chunks(q, g, metric, None, rows):
         out[s : s + d.shape[0]] = d
     return out
 
+# ------------------------------------------------------------------------------------------ chunk sources
 
-# ---------------------------------------------------------------------------------------- rank counting
-
-
-@dataclass
-class _Gallery:
-    """Gallery identities laid out for gathering: ``members[u, :size[u]]`` are the indices of identity u."""
-
-    cams: torch.Tensor  # (G,) camera of each kept gallery image
-    upids: np.ndarray  # (U,) sorted unique ids
-    members: torch.Tensor  # (U, Smax) int64, padded with 0
-    sizes: torch.Tensor  # (U,) int64
+ChunkSource = Callable[[int, int], ChunkKeys]
+PRECISIONS: Registry[Callable[..., ChunkSource]] = Registry("ReID ranking precision")
 
 
-def _gallery_layout(g_pids: np.ndarray, g_cams: np.ndarray, device: torch.device, positive_only: bool) -> _Gallery:
-    sel = g_pids > 0 if positive_only else np.ones(len(g_pids), dtype=bool)
-    idx = np.flatnonzero(sel)
-    order = idx[np.argsort(g_pids[idx], kind="stable")]  # grouped by id, ascending gallery index within
-    upids, starts, sizes = np.unique(g_pids[order], return_index=True, return_counts=True)
-    smax = int(sizes.max()) if len(sizes) else 1
-    members = np.zeros((len(upids), smax), dtype=np.int64)
-    if len(order):
-        col = np.arange(len(order)) - np.repeat(starts, sizes)
-        members[np.repeat(np.arange(len(upids)), sizes), col] = order
-    return _Gallery(
-        cams=torch.from_numpy(g_cams).to(device),
-        upids=upids,
-        members=torch.from_numpy(members).to(device),
-        sizes=torch.from_numpy(sizes.astype(np.int64)).to(device),
-    )
+@PRECISIONS.register("exact")
+def _exact_source(
+    first: torch.Tensor, gal: torch.Tensor, metric: str, keep_cols: torch.Tensor | None, layout: Gallery,
+    q_group: np.ndarray,
+) -> ChunkSource:
+    """Exact keys of the prepared features (float32 products with a proven bound, refined where needed)."""
+    if metric not in EXACT_KEYS:
+        raise ValueError(
+            f"metric: {metric!r} has no exact ranking key (exact keys: {', '.join(EXACT_KEYS.names())}); "
+            "pass precision='float32' to rank its float32 distances"
+        )
+    g = gal if keep_cols is None else gal.index_select(0, keep_cols)
+    scorer = ExactScorer(first, g, metric, first.device)
+    scorer.set_candidates(layout.members, layout.sizes, q_group)
+    return scorer.chunk
 
 
-def _float_order(values: torch.Tensor, non_negative: bool) -> torch.Tensor:
-    """int64 in [0, 2**32) ordered as the float32 ``values`` (``-0.0`` folded onto ``+0.0``, as float comparison
-    does). When no value has its sign bit set the bits are already ordered and are used as they are."""
-    if non_negative:
-        return values.view(torch.int32).to(torch.int64)
-    bits = (values + 0.0).view(torch.int32).to(torch.int64)
-    return torch.where(bits < 0, -(bits & 0x7FFFFFFF) - 1, bits) + (1 << 31)
+@PRECISIONS.register("float32")
+def _float32_source(
+    first: torch.Tensor, gal: torch.Tensor, metric: str, keep_cols: torch.Tensor | None, layout: Gallery,
+    q_group: np.ndarray,
+) -> ChunkSource:
+    """The float32 distances of :func:`pairwise_distance` (float64 for float64 features), ranked as they are."""
+    fn = DISTANCES.get(metric)
+    q, g = _prepare_features(first, gal if keep_cols is None else gal.index_select(0, keep_cols), metric)
+    return lambda s, e: given_chunk(fn(q[s:e], g).cpu().numpy())
 
 
-def _row_keys(values: torch.Tensor, cols: torch.Tensor, col_bits: int, non_negative: bool) -> torch.Tensor:
-    """Keys unique within a row, ordered as (float32 distance, gallery index): ``order << col_bits | index``."""
-    keys = _float_order(values, non_negative)
-    keys.bitwise_left_shift_(col_bits)
-    return keys.bitwise_or_(cols)
+def _distmat_source(first: torch.Tensor, keep_cols: torch.Tensor | None) -> ChunkSource:
+    def chunk(s: int, e: int) -> ChunkKeys:
+        d = first[s:e]
+        return given_chunk((d if keep_cols is None else d.index_select(1, keep_cols)).cpu().numpy())
+
+    return chunk
 
 
-def _as_float32_if_exact(dist: torch.Tensor) -> torch.Tensor:
-    """float64 distances that float32 holds exactly (e.g. integer ranks) as float32; others unchanged."""
-    if dist.dtype == torch.float64:
-        d32 = dist.float()
-        if torch.equal(d32.double(), dist):
-            return d32
-    return dist
+def _prefetched(source: ChunkSource, num_queries: int, rows: int) -> Iterator[tuple[int, int, ChunkKeys]]:
+    """``(start, end, keys)`` per chunk; the next chunk's product runs in a worker thread (BLAS releases the
+    GIL) while the caller ranks the current one, so the single-threaded counting overlaps the product."""
+    bounds = [(s, min(s + rows, num_queries)) for s in range(0, num_queries, rows)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(source, *bounds[0])
+        for k, (s, e) in enumerate(bounds):
+            keys = pending.result()
+            if k + 1 < len(bounds):
+                pending = pool.submit(source, *bounds[k + 1])
+            yield s, e, keys
 
 
-def _count_before(td: torch.Tensor, tidx: torch.Tensor, vals: torch.Tensor, vidx: torch.Tensor) -> torch.Tensor:
-    """For values with gallery indices (rows of ``vals``), the number of true matches before them in (distance,
-    index) order; brute force over the few matches, for small inputs."""
-    lt = td.unsqueeze(-2) < vals.unsqueeze(-1)
-    tie = (td.unsqueeze(-2) == vals.unsqueeze(-1)) & (tidx.unsqueeze(-2) < vidx.unsqueeze(-1))
-    return (lt | tie).sum(-1)
-
-
-class _TieKeys:
-    """Resolves ties with true-match distances by gallery index, with one 1-D ``searchsorted``.
-
-    The sorted true matches of a row form runs of equal distance, and within a run the gallery indices
-    ascend (stable sort). Key of match j: ``(row * nb + start of its run) * G + gallery index``, ascending
-    over the flattened (row, j) order; padding after the n true matches gets the key of a run starting at n.
-    An item tied with the run starting at position L is placed after the run's members with a smaller
-    gallery index: its bucket is the position of ``(row * nb + L) * G + its index`` among the keys, minus
-    ``row * Smax``.
-    """
-
-    def __init__(self, td: torch.Tensor, tidx: torch.Tensor, n: torch.Tensor, num_gallery: int) -> None:
-        bq, smax = td.shape
-        dev = td.device
-        j = torch.arange(smax, device=dev).unsqueeze(0)
-        starts = torch.ones_like(td, dtype=torch.bool)
-        starts[:, 1:] = td[:, 1:] != td[:, :-1]
-        run = torch.cummax(torch.where(starts, j, 0), dim=1).values
-        row = torch.arange(bq, device=dev).unsqueeze(1)
-        self.nb, self.smax, self.g = smax + 1, smax, num_gallery
-        keys = (row * self.nb + run) * num_gallery + tidx
-        pad = (row * self.nb + n.unsqueeze(1)) * num_gallery
-        self.keys = torch.where(j < n.unsqueeze(1), keys, pad).reshape(-1)
-
-    def place(self, b: torch.Tensor, tied: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> None:
-        """For tied entries (``b`` = start of the equal-distance run), add the run members before them."""
-        p = tied.nonzero().squeeze(1)
-        r, lo = rows[p], b[p]
-        b[p] = torch.searchsorted(self.keys, (r * self.nb + lo) * self.g + cols[p]) - r * self.smax
-
-
-def _match_ranks(
-    dist: torch.Tensor, q_cams: torch.Tensor, q_group: torch.Tensor, gal: _Gallery
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """0-based ranks of every true match of every query in the chunk.
-
-    Returns ``ranks`` (B, Smax), ascending, valid where ``k < n``; ``n`` (B,); and the candidates (``cand``,
-    gallery indices of the query's identity; ``match``, which of them are kept true matches).
-    """
-    dist = _as_float32_if_exact(dist)
-    bq, ng = dist.shape
-    dev = dist.device
-    has = q_group >= 0
-    grp = q_group.clamp(min=0)
-    cand = gal.members[grp]  # (B, Smax) ascending gallery indices of the query's identity
-    smax = cand.shape[1]
-    in_group = (torch.arange(smax, device=dev).unsqueeze(0) < gal.sizes[grp].unsqueeze(1)) & has.unsqueeze(1)
-    same_cam = gal.cams[cand] == q_cams.unsqueeze(1)
-    match = in_group & ~same_cam
-    removed = in_group & same_cam
-    cd = dist.gather(1, cand)
-    inf = torch.tensor(math.inf, dtype=dist.dtype, device=dev)
-    td, perm = torch.sort(torch.where(match, cd, inf), dim=1, stable=True)  # (distance, index) order
-    tidx = cand.gather(1, perm)
-    n = match.sum(1)
-    nb = smax + 1  # buckets 0..smax: bucket k holds items after k true matches
-    offsets = torch.arange(bq, device=dev) * nb
-
-    tlast = td.gather(1, (n - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
-    tlast = torch.where(n > 0, tlast, torch.tensor(-math.inf, dtype=dist.dtype, device=dev))
-    if dist.dtype == torch.float32:
-        # keys (distance, gallery index) are unique within a row: an item's bucket is the number of true-match
-        # keys below its key, so ties need no special care
-        col_bits = max(1, (ng - 1).bit_length())
-        non_negative = int(dist.view(torch.int32).min()) >= 0
-        j = torch.arange(smax, device=dev).unsqueeze(0)
-        tkeys = _row_keys(td, tidx, col_bits, non_negative)
-        row_end = _row_keys(torch.full_like(td[:, :1], math.inf), torch.tensor((1 << col_bits) - 1), col_bits,
-                            non_negative)
-        tkeys = torch.where(j < n.unsqueeze(1), tkeys, row_end)  # padding: the last key of the row
-        sel = dist <= tlast.unsqueeze(1)  # items after the last true match change nothing
-        row_shift = 32 + col_bits
-        sparse = int(torch.count_nonzero(sel)) <= _SPARSE_FRACTION * bq * ng
-        if sparse and max(1, (bq - 1).bit_length()) + row_shift <= 63:
-            # only the selected items, searched in one flat sequence: row in the high bits
-            rows, cols = sel.nonzero(as_tuple=True)
-            keys = _row_keys(dist[rows, cols], cols, col_bits, non_negative) | (rows << row_shift)
-            flat = tkeys | (torch.arange(bq, device=dev).unsqueeze(1) << row_shift)
-            b = torch.searchsorted(flat.view(-1), keys) - rows * smax
-            hist = torch.bincount(rows * nb + b, minlength=bq * nb).view(bq, nb)
-        else:
-            keys = _row_keys(dist, torch.arange(ng, device=dev).unsqueeze(0), col_bits, non_negative)
-            b = torch.searchsorted(tkeys, keys)  # (B, G)
-            hist = torch.zeros((bq, nb), dtype=torch.int64, device=dev)
-            hist.scatter_add_(1, b, torch.ones((), dtype=torch.int64, device=dev).expand_as(b))
-    else:  # float64 distances: place every item, then order ties with true matches by gallery index
-        b_full = torch.searchsorted(td, dist)  # (B, G): number of true matches strictly closer
-        td_pad = torch.cat([td, torch.full((bq, 1), math.inf, dtype=td.dtype, device=dev)], dim=1)
-        tied = td_pad.gather(1, b_full) == dist  # equal to the next true match's distance
-        rows_t, cols_t = tied.nonzero(as_tuple=True)
-        bt = b_full[rows_t, cols_t]
-        _TieKeys(td, tidx, n, ng).place(bt, torch.ones_like(bt, dtype=torch.bool), rows_t, cols_t)
-        b_full[rows_t, cols_t] = bt
-        hist = torch.zeros((bq, nb), dtype=torch.int64, device=dev)
-        hist.scatter_add_(1, b_full, torch.ones((), dtype=torch.int64, device=dev).expand_as(b_full))
-    # same identity, same camera: ranked above but not kept; take them out of the histogram
-    if bool(removed.any()):
-        rb = _count_before(td, tidx, torch.where(removed, cd, inf), cand)
-        drop = removed & (rb < n.unsqueeze(1))
-        if bool(drop.any()):
-            hist -= torch.bincount((rb + offsets.unsqueeze(1))[drop], minlength=bq * nb).view(bq, nb)
-    ranks = hist.cumsum(1)[:, :smax] - 1  # rank of true match k = kept items up to and including it, minus 1
-    return ranks, n, cand, match
-
-
-# ------------------------------------------------------------------------------- single-gallery-shot CMC
-
-
-def _single_shot_ranks(
-    dist: torch.Tensor, start: int, q_pids: torch.Tensor, all_groups: _Gallery, cand: torch.Tensor,
-    match: torch.Tensor, n: torch.Tensor, repeats: int, seed: int,
-) -> torch.Tensor:
-    """(B, repeats) 0-based rank of the drawn true match among one drawn image per gallery identity.
-
-    Draw r of query i (0-based position in the query list) uses ``numpy.random.default_rng([seed, i])``:
-    ``u = rng.random((repeats, U))`` over the U gallery identities (ascending id, junk excluded); identity
-    u's image is its ``min(floor(u * size), size - 1)``-th kept image in gallery order.
-    """
-    bq = dist.shape[0]
-    dev = dist.device
-    u_count = len(all_groups.upids)
-    draws = np.stack([np.random.default_rng([seed, start + i]).random((repeats, u_count)) for i in range(bq)])
-    draws_t = torch.from_numpy(draws).to(dev)  # (B, R, U) float64
-    sizes = all_groups.sizes.to(torch.float64)
-    pick = torch.minimum((draws_t * sizes).floor().long(), all_groups.sizes - 1)  # (B, R, U)
-    g_idx = all_groups.members.unsqueeze(0).unsqueeze(0).expand(bq, repeats, -1, -1)
-    g_idx = g_idx.gather(3, pick.unsqueeze(-1)).squeeze(-1)  # (B, R, U) gallery index drawn per identity
-    own = torch.from_numpy(np.searchsorted(all_groups.upids, q_pids.cpu().numpy())).to(dev)
-    own = own.clamp(max=max(u_count - 1, 0))
-    # the query's own identity: draw among its kept (other-camera) images, in gallery order
-    u_own = draws_t.gather(2, own.view(bq, 1, 1).expand(bq, repeats, 1)).squeeze(-1)  # (B, R)
-    k_own = torch.minimum((u_own * n.unsqueeze(1).to(torch.float64)).floor().long(), (n - 1).clamp(min=0).unsqueeze(1))
-    cum = match.long().cumsum(1)  # (B, Smax)
-    slot = torch.searchsorted(cum, (k_own + 1).contiguous())
-    own_idx = cand.gather(1, slot.clamp(max=cand.shape[1] - 1))  # (B, R)
-    d_own = dist.gather(1, own_idx)
-    d_all = dist.gather(1, g_idx.reshape(bq, -1)).view(bq, repeats, u_count)
-    before = (d_all < d_own.unsqueeze(-1)) | ((d_all == d_own.unsqueeze(-1)) & (g_idx < own_idx.unsqueeze(-1)))
-    not_own = torch.arange(u_count, device=dev).view(1, 1, -1) != own.view(bq, 1, 1)
-    return (before & not_own).sum(-1)
+def list_precisions() -> list[str]:
+    """Names of the ranking precisions for features."""
+    return PRECISIONS.names()
 
 
 # ------------------------------------------------------------------------------------------------ public
@@ -530,6 +391,7 @@ def reid_metrics(
     repeats: int = 100,
     seed: int = 0,
     chunk_size: int | None = None,
+    precision: str = "exact",
 ) -> ReIDMetrics:
     """CMC, mAP and mINP of a ReID ranking (Market-1501 protocol; single-gallery-shot for CUHK03/VIPeR).
 
@@ -537,7 +399,7 @@ def reid_metrics(
     ----------
     query_features_or_distmat : array or tensor
         (n_query, dim) query features, or an (n_query, n_gallery) distance matrix when
-        ``gallery_features`` is None. CUDA tensors are evaluated on their GPU.
+        ``gallery_features`` is None. For CUDA tensors the products run on their GPU.
     gallery_features : array or tensor or None
         (n_gallery, dim) gallery features.
     q_pids, g_pids, q_camids, g_camids : 1-D integer arrays
@@ -558,7 +420,15 @@ def reid_metrics(
         Seed of those draws: query i's draws come from ``numpy.random.default_rng([seed, i])``, so results
         do not depend on ``chunk_size`` or device.
     chunk_size : int, optional
-        Queries per chunk (default: about 16M distances per chunk).
+        Queries per chunk (default: equal chunks of at most about 8M distances).
+    precision : {"exact", "float32"}, default "exact"
+        How features are ranked (ignored for a distance matrix, whose numbers are ranked as given).
+        ``exact``: by the exact real distance of the float32 features (cosine: of the rows scaled by
+        their inverse L2 norm, rounded to float32), whatever the BLAS, thread count, chunk size or device;
+        float32 products do the work, with a proven error bound, and the few near-ties are settled in
+        float64 and, if still within its bound, in exact integer arithmetic (``pa100k.metrics._reid_keys``
+        states the keys and bounds; ``reid_metrics_reference`` computes the same ranking by sorting).
+        ``float32``: by the float32 distances of :func:`pairwise_distance`, rounding ties and all.
 
     Returns
     -------
@@ -582,6 +452,8 @@ def reid_metrics(
     proto = PROTOCOLS.get(protocol) if protocol in PROTOCOLS else None
     if proto is None:
         raise ValueError(f"protocol: unknown ReID protocol {protocol!r}; valid names: {', '.join(PROTOCOLS.names())}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: unknown value {precision!r}; valid names: {', '.join(PRECISIONS.names())}")
     max_rank = check_positive_int(max_rank, "max_rank")
     repeats = check_positive_int(repeats, "repeats")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -591,56 +463,55 @@ def reid_metrics(
     first, gal, qp, gp, qc, gc = _validated(
         query_features_or_distmat, gallery_features, q_pids, g_pids, q_camids, g_camids, metric
     )
-    dev = first.device
     keep = gp != -1
     if not keep.any():
         raise ValueError("g_pids: every gallery image is junk (pid -1); nothing can be ranked")
-    keep_cols = None if keep.all() else torch.from_numpy(np.flatnonzero(keep)).to(dev)
+    keep_cols = None if keep.all() else torch.from_numpy(np.flatnonzero(keep)).to(first.device)
     gp_k, gc_k = gp[keep], gc[keep]
     num_gallery = len(gp_k)
     if max_rank > num_gallery:
         log.info("max_rank %d lowered to the %d non-junk gallery images", max_rank, num_gallery)
         max_rank = num_gallery
 
-    layout = _gallery_layout(gp_k, gc_k, dev, positive_only=True)
+    layout = gallery_layout(gp_k, gc_k, positive_only=True)
     q_group = np.searchsorted(layout.upids, qp)
     found = (qp > 0) & (q_group < len(layout.upids))
     found[found] = layout.upids[q_group[found]] == qp[found]
     if not found.any():
         _no_valid_query(len(qp))
-    q_group_t = torch.from_numpy(np.where(found, q_group, -1)).to(dev)
-    qp_t, qc_t = torch.from_numpy(qp).to(dev), torch.from_numpy(qc).to(dev)
-    all_groups = _gallery_layout(gp_k, gc_k, dev, positive_only=False) if proto.single_gallery_shot else None
+    q_group = np.where(found, q_group, -1)
+    all_groups = gallery_layout(gp_k, gc_k, positive_only=False) if proto.single_gallery_shot else None
+    if gal is None:
+        source = _distmat_source(first, keep_cols)
+    else:
+        source = PRECISIONS.get(precision)(first, gal, metric, keep_cols, layout, q_group)
 
     nq = len(qp)
-    rows = chunk_size or _chunk_rows(num_gallery)
+    rows = min(chunk_size or _chunk_rows(nq, num_gallery), 1 << (31 - max(1, (num_gallery - 1).bit_length())))
     if proto.single_gallery_shot:
         rows = min(rows, max(1, _SINGLE_SHOT_ELEMENTS // (repeats * len(all_groups.upids))))
     ap = np.zeros(nq)
     inp = np.zeros(nq)
-    valid = np.zeros(nq, dtype=bool)
     hits = np.zeros((nq, max_rank))
-    for s, dist in _distance_chunks(first, gal, metric, keep_cols, rows):
-        e = s + dist.shape[0]
-        ranks, n, cand, match = _match_ranks(dist, qc_t[s:e], q_group_t[s:e], layout)
-        k = torch.arange(ranks.shape[1], device=dev).unsqueeze(0)
-        ok = k < n.unsqueeze(1)
-        nf = n.to(torch.float64).clamp(min=1)
-        ap_c = torch.where(ok, (k + 1).to(torch.float64) / (ranks + 1).to(torch.float64), 0.0).sum(1) / nf
-        last = ranks.gather(1, (n - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
-        inp_c = n.to(torch.float64) / (last + 1).to(torch.float64)
-        v = (n > 0).cpu().numpy()
-        valid[s:e] = v
-        ap[s:e] = ap_c.cpu().numpy()
-        inp[s:e] = inp_c.cpu().numpy()
+    n_all = np.zeros(nq, dtype=np.int64)
+    for s, e, keys in _prefetched(source, nq, rows):
+        cand, match, in_group = candidates(layout, q_group[s:e], qc[s:e])
+        found_c = match_ranks(keys, cand, match, in_group, gp_k, qp[s:e])
+        ranks, n = found_c.ranks, found_c.n
+        k = np.arange(ranks.shape[1])[None, :]
+        ok = k < n[:, None]
+        r1 = np.where(ok, ranks, 0) + 1.0  # 1-based ranks (1 where there is no match)
+        ap[s:e] = np.where(ok, (k + 1) / r1, 0.0).sum(1) / np.maximum(n, 1)
+        inp[s:e] = n / np.take_along_axis(r1, np.maximum(n - 1, 0)[:, None], 1)[:, 0]
+        n_all[s:e] = n
         if proto.single_gallery_shot:
-            ss = _single_shot_ranks(dist, s, qp_t[s:e], all_groups, cand, match, n, repeats, seed)
-            counts = torch.zeros((dist.shape[0], max_rank + 1), dtype=torch.float64, device=dev)
-            counts.scatter_add_(1, ss.clamp(max=max_rank), torch.ones_like(ss, dtype=torch.float64))
-            hits[s:e] = (counts.cumsum(1)[:, :max_rank] / repeats).cpu().numpy()
+            ss = single_shot_ranks(found_c.keys, s, qp[s:e], all_groups, cand, match, found_c, repeats, seed)
+            counts = np.zeros((e - s, max_rank + 1))
+            np.add.at(counts, (np.arange(e - s)[:, None], np.minimum(ss, max_rank)), 1.0)
+            hits[s:e] = counts.cumsum(1)[:, :max_rank] / repeats
         else:
-            first_rank = ranks[:, 0].cpu().numpy()
-            hits[s:e] = first_rank[:, None] <= np.arange(max_rank)[None, :]
+            hits[s:e] = ranks[:, :1] <= np.arange(max_rank)[None, :]
+    valid = n_all > 0
     num_valid = int(valid.sum())
     if num_valid == 0:
         _no_valid_query(nq)
