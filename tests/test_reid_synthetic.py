@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def test_export_is_read_unchanged_by_market1501_loader(exported):
     junk = [p for p in (out / "bounding_box_test").iterdir() if p.name.startswith("-1_")]
     assert len(junk) == result.num_junk_images >= 1
     total = result.num_train_images + result.num_query_images + result.num_gallery_images
-    assert total == len(aset)  # every image used exactly once, apart from the junk crops
+    assert result.num_dropped_images > 0  # single-camera identities that are not distractors are left out
+    assert total + result.num_dropped_images == len(aset)  # every other image used exactly once, apart from junk
 
 
 def test_export_file_names_follow_market_pattern(exported):
@@ -226,27 +228,39 @@ def test_synthetic_reid_renders_once_into_data_home(tmp_path, monkeypatch):
     calls = []
 
     def fake_load(name, root=None, **options):
-        calls.append((name, options))
+        calls.append((name, {"root": root, **options}))
         return fake_synthetic(tmp_path)
 
     monkeypatch.setattr(pa100k, "load", fake_load)
     rs = load_reid("synthetic_reid", preset="tiny", seed=0)
-    assert calls == [("synthetic", {"preset": "tiny", "seed": 0})]
+    assert [(name, o["preset"].name, o["root"], o["seed"]) for name, o in calls] == [
+        ("synthetic", "tiny-reid-mc70", tmp_path / "home" / "synthetic" / "tiny-reid-mc70-seed0", 0)]
+    assert calls[0][1]["preset"].multi_camera_fraction == 0.7  # the renderer asked for more multi-camera identities
     assert rs.name == "synthetic_reid" and rs.root == tmp_path / "home" / "synthetic_reid" / "tiny-seed0"
     again = load_reid(preset="tiny")  # the default ReID dataset, already exported: no new rendering
     assert len(calls) == 1 and again.train == rs.train
     load_reid()  # default preset: the synthetic dataset's default, "small"
-    assert calls[1] == ("synthetic", {"preset": "small", "seed": 0})
+    assert calls[1][1]["preset"].name == "small-reid-mc80" and calls[1][1]["seed"] == 0
     assert (tmp_path / "home" / "synthetic_reid" / "small-seed0" / "query").is_dir()
 
 
 def test_cli_synth_reid_and_reid_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PA100K_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(pa100k, "load", lambda name, root=None, **o: fake_synthetic(tmp_path))
+    presets = []
+
+    def fake_load(name, root=None, **options):
+        presets.append(options["preset"] if isinstance(options["preset"], str) else options["preset"].name)
+        return fake_synthetic(tmp_path)
+
+    monkeypatch.setattr(pa100k, "load", fake_load)
     out = tmp_path / "market"
     assert main(["synth-reid", "--out", str(out), "--preset", "tiny", "--seed", "2"]) == 0
     printed = capsys.readouterr().out
-    assert f"wrote {out}" in printed and "query" in printed
+    assert f"wrote {out}" in printed and "query" in printed and presets == ["tiny-reid-mc70"]
+    assert "  source       |     12 |        50 |        18 |         8 (66.7 %)" in printed  # 8 of 12 ids multi-camera
+    assert "  train        |    " in printed and "(100.0 %)" in printed
+    assert main(["synth-reid", "--out", str(tmp_path / "attr"), "--preset", "tiny", "--render", "attributes"]) == 0
+    assert presets[-1] == "tiny" and "single-camera identities" in capsys.readouterr().out
     assert main(["reid-summary", "--dataset", "market1501", "--data-root", str(out)]) == 0
     table = capsys.readouterr().out
     rs = load_market1501(out)
@@ -269,4 +283,6 @@ def test_synthetic_reid_from_the_real_renderer_reads_as_market1501(tmp_path, mon
     g_pids, g_cams = rs.pids("gallery"), rs.camids("gallery")
     assert all(((g_pids == pid) & (g_cams != cam)).any() for _, pid, cam in rs.query)
     assert any(p.name.startswith("-1_") for p in (folder / "bounding_box_test").iterdir())
-    assert len(read_rows(folder)) == 400 + sum(p.name.startswith("-1_") for p in (folder / "bounding_box_test").iterdir())
+    dropped = json.loads((folder / "synthetic_reid.json").read_text())["counts"]["num_dropped_images"]
+    junk = sum(p.name.startswith("-1_") for p in (folder / "bounding_box_test").iterdir())
+    assert len(read_rows(folder)) + dropped == 400 + junk
