@@ -102,7 +102,10 @@ TRAIN_PRESETS.add("half", replace(TRAIN_PRESETS.get("paper"), name="half", model
 # On CPU, channels-last convolutions train 25-35 % faster (benchmarks/perf/train_throughput.py).
 TRAIN_PRESETS.add("cpu", TrainPreset(
     "cpu", "cpu",
-    mnet=_sgd(6, 0.05, 32, warmup_epochs=0.5, channels_last=True),
+    # M-net from scratch at quarter width learns faster with AdamW than with SGD in 6 epochs on synthetic small
+    # (val/test mA 0.614/0.623 vs 0.584/0.578, same seed); the paper preset keeps the paper's SGD.
+    mnet=TrainConfig(epochs=6, batch_size=32, lr=1e-3, optimizer="adamw", weight_decay=1e-4, scheduler="cosine",
+                     warmup_epochs=0.5, channels_last=True),
     mda=_sgd(2, 0.01, 32, max_steps_per_epoch=60, channels_last=True),  # fine-tuning from M-net: 120 steps per module
     fusion=TrainConfig(epochs=12, batch_size=128, lr=1e-3, optimizer="adamw", weight_decay=5e-2, scheduler="cosine"),
     end_to_end=_sgd(2, 0.01, 32, channels_last=True),
