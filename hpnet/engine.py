@@ -176,6 +176,19 @@ def lr_factor(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                   scheduler: Any, params: Sequence[nn.Parameter], grad_clip: float | None) -> None:
+    """One update: backward through the (AMP) scaler, optional gradient-norm clipping, optimizer and schedule step."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU raises."""
     if isinstance(device, torch.device):
@@ -578,14 +591,7 @@ def fit(
                 loss = loss_fn(logits.float(), labels, mask)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"{desc}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step}")
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if config.grad_clip:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(param_list, config.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
+                optimizer_step(loss, optimizer, scaler, scheduler, param_list, config.grad_clip)
                 running += float(loss.detach()) * len(images)
                 seen += len(images)
                 bar.update(1)

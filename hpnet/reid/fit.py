@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from hpnet.checkpoint import load_safetensors, save_safetensors
-from hpnet.engine import OPTIMIZERS, TrainConfig, lr_factor, resolve_device, seed_everything
+from hpnet.engine import OPTIMIZERS, TrainConfig, lr_factor, optimizer_step, resolve_device, seed_everything
 from hpnet.reid.data import IdentityBatchSampler
 from hpnet.reid.losses import IdentityLoss
 from pa100k.fileio import atomic_path
@@ -174,14 +174,7 @@ def fit_identity(
             loss = loss_fn(features.float(), logits.float(), y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{desc}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(param_list, config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            optimizer_step(loss, optimizer, scaler, scheduler, param_list, config.grad_clip)
             running += float(loss.detach()) * len(y)
             correct += int((logits.detach().argmax(1) == y).sum())
             seen += len(y)
