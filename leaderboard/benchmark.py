@@ -491,7 +491,7 @@ def build_reid(
         out = []
         for k, (image, _, _) in enumerate(data.subset(subset)):
             if not isinstance(image, Path):
-                raise ValueError(  # noqa: TRY004 - a bad value of the dataset, not a programming error
+                raise ValueError(
                     f"{dataset}: {subset}[{k}] holds encoded bytes, not a file; a benchmark needs file names")
             out.append(image.name)
         return np.asarray(out, dtype=str)
