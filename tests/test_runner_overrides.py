@@ -82,6 +82,14 @@ def test_bad_value_for_a_later_method_fails_before_the_first_one_trains(tmp_path
     assert not out.exists()
 
 
+def test_bad_fusion_init_fails_before_anything_runs(tmp_path, pa100k_home, no_training, capsys):
+    out = tmp_path / "r"
+    assert run_main(["--method", "hpnet", "--out", str(out), "--set", "fusion_init=bogus", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "fusion_init" in err and "bogus" in err
+    assert not out.exists()
+
+
 def test_stagewise_training_arguments_leave_other_methods_keys_alone(tmp_path):
     from benchmarks.methods.hpnet import _train_kwargs
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, ClassVar
 
 from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
@@ -56,11 +56,15 @@ class _StagewiseMethod(Method):
     def config(self, ctx: RunContext) -> dict[str, Any]:
         from hpnet.train import TRAIN_PRESETS
 
-        _train_kwargs(ctx)  # a bad value (an unknown attention_config) fails here, before any training
+        # a bad value (an unknown attention_config, fusion_init) fails here, before any training
+        kwargs = _train_kwargs(ctx)
         tp = TRAIN_PRESETS.get(ctx.preset)
+        if "fusion_init" in kwargs:
+            tp = replace(tp, fusion_init=kwargs["fusion_init"])
         stages = {"mnet": tp.mnet} if self.mnet_only else {"mnet": tp.mnet, "mda": tp.mda, "fusion": tp.fusion}
+        extra = {} if self.mnet_only else {"fusion_init": tp.fusion_init}
         return {"train_preset": tp.name, "model_preset": tp.model_preset, "description": tp.description,
-                "stages": {k: asdict(v) for k, v in stages.items()}, "overrides": dict(ctx.overrides)}
+                "stages": {k: asdict(v) for k, v in stages.items()}, **extra, "overrides": dict(ctx.overrides)}
 
     def run(self, data: AttributeSet, ctx: RunContext) -> MethodOutput:
         from hpnet.train import train_stagewise
