@@ -89,22 +89,13 @@ class HydraPlusNet(HubMixin, nn.Module):
         The HP-net then predicts exactly what M-net predicts until the fusion stage learns to use the AF-net's
         features; it needs M-net's head shape (same ``fc_dim``) and the trunk copied from that M-net.
         """
-        src, dst, c3 = mnet.head, self.head, self.backbone.num_features
-        if type(src.hidden) is not type(dst.hidden) or src.classifier.weight.shape != dst.classifier.weight.shape:
-            raise ValueError("head_from_mnet: M-net's head and the HP-net's differ in shape "
-                             f"({src.classifier.weight.shape} vs {dst.classifier.weight.shape}); use the same fc_dim")
-        first_src = src.hidden[0] if isinstance(src.hidden, nn.Sequential) else src.classifier
-        first_dst = dst.hidden[0] if isinstance(dst.hidden, nn.Sequential) else dst.classifier
-        if first_src.weight.shape[1] != c3:
-            raise ValueError(f"head_from_mnet: M-net's head takes {first_src.weight.shape[1]} features, the trunk "
-                             f"gives {c3}")
-        first_dst.weight.zero_()
-        first_dst.weight[:, :c3].copy_(first_src.weight)
-        if isinstance(src.hidden, nn.Sequential):
-            dst.hidden[1].load_state_dict(src.hidden[1].state_dict())  # BatchNorm1d of the hidden layer
-            dst.classifier.load_state_dict(src.classifier.state_dict())
-        elif first_src.bias is not None:
-            first_dst.bias.copy_(first_src.bias)
+        src, c3 = mnet.head, self.backbone.num_features
+        weight = src.first_linear.weight
+        if weight.shape[1] != c3:
+            raise ValueError(f"head_from_mnet: M-net's head takes {weight.shape[1]} features, the trunk gives {c3}")
+        widened = weight.new_zeros(weight.shape[0], self.num_features)
+        widened[:, :c3] = weight
+        self.head.copy_from(src, widened)
 
     def forward_blocks(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """The trunk's F¹, F², F³."""

@@ -33,6 +33,27 @@ class ClassifierHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.hidden(x))
 
+    @property
+    def first_linear(self) -> nn.Linear:
+        """The layer that takes the pooled features (the hidden FC, or the classifier when there is none)."""
+        return self.hidden[0] if isinstance(self.hidden, nn.Sequential) else self.classifier
+
+    @torch.no_grad()
+    def copy_from(self, src: ClassifierHead, first_weight: torch.Tensor) -> None:
+        """Become ``src`` with ``first_weight`` as the first layer's weight (``src``'s, widened to this input size)."""
+        if type(src.hidden) is not type(self.hidden) or src.classifier.weight.shape != self.classifier.weight.shape:
+            raise ValueError("ClassifierHead.copy_from: the heads differ in shape "
+                             f"({src.classifier.weight.shape} vs {self.classifier.weight.shape}); use the same fc_dim")
+        if first_weight.shape != self.first_linear.weight.shape:
+            raise ValueError(f"ClassifierHead.copy_from: first_weight has shape {tuple(first_weight.shape)}, "
+                             f"expected {tuple(self.first_linear.weight.shape)}")
+        self.first_linear.weight.copy_(first_weight)
+        if isinstance(src.hidden, nn.Sequential):
+            self.hidden[1].load_state_dict(src.hidden[1].state_dict())  # BatchNorm1d of the hidden layer
+            self.classifier.load_state_dict(src.classifier.state_dict())
+        elif src.classifier.bias is not None:
+            self.classifier.bias.copy_(src.classifier.bias)
+
 
 def global_average_pool(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) → (B, C)."""

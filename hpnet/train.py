@@ -53,7 +53,8 @@ class TrainPreset:
     ``feature_batch_size`` is the batch size used to cache features and predict. ``fusion_init`` ``"mnet"``
     starts the fusion FC as M-net's classifier (M-net's weights on the pooled F³, zeros on the attentive
     features), so HP-net starts from M-net's predictions and val selection may keep that start (epoch 0);
-    ``"random"`` starts it fresh.
+    ``"random"`` starts it fresh. ``fusion_dropout`` drops that fraction of the cached features while the fusion
+    FC trains (the trunk has seen the training images, so their cached features are cleaner than val's).
     """
 
     name: str
@@ -66,11 +67,16 @@ class TrainPreset:
     augment_pad: int = 0
     feature_batch_size: int = 64
     fusion_init: str = "mnet"
+    fusion_dropout: float = 0.0
+    mda_head_init: str = "random"
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.fusion_init not in FUSION_INITS:
-            raise ValueError(f"TrainPreset.fusion_init must be one of {FUSION_INITS}, found {self.fusion_init!r}")
+        if not 0.0 <= self.fusion_dropout < 1.0:
+            raise ValueError(f"TrainPreset.fusion_dropout must be in [0, 1), found {self.fusion_dropout!r}")
+        for name in ("fusion_init", "mda_head_init"):
+            if getattr(self, name) not in HEAD_INITS:
+                raise ValueError(f"TrainPreset.{name} must be one of {HEAD_INITS}, found {getattr(self, name)!r}")
 
     def stage_config(self, stage: str) -> TrainConfig:
         """The TrainConfig of ``stage`` (``mnet``, ``mda``, ``fusion``, ``end_to_end``)."""
@@ -80,7 +86,7 @@ class TrainPreset:
 
 
 STAGE_KINDS = ("mnet", "mda", "fusion", "end_to_end")
-FUSION_INITS = ("mnet", "random")
+HEAD_INITS = ("mnet", "random")
 TRAIN_PRESETS: Registry[TrainPreset] = Registry("training preset")
 
 
@@ -166,16 +172,29 @@ def _check_splits(attribute_set: AttributeSet) -> None:
 
 # ---------------------------------------------------------------------------------------- stage modules
 class MDAStage(nn.Module):
-    """Stage 2 for one MDA module: frozen trunk (no gradient) → 𝓕(αⁱ) → temporary linear head → logits."""
+    """Stage 2 for one MDA module: frozen trunk (no gradient) → 𝓕(αⁱ) → temporary head → logits.
 
-    def __init__(self, hpnet: HydraPlusNet, level: int, dropout: float = 0.0) -> None:
+    With ``mnet`` given, the temporary head is M-net's head with its first layer's weight split evenly over the
+    module's L·|directions| pooled feature sets: each starts close to M-net's pooled F³ (the branches are
+    copies of M-net's blocks and α starts near 1), so the module starts close to M-net's predictions and the
+    attention learns to improve on them. Without ``mnet`` the head is a fresh linear layer.
+    """
+
+    def __init__(self, hpnet: HydraPlusNet, level: int, dropout: float = 0.0, mnet: MNet | None = None) -> None:
         super().__init__()
         key = f"mda{level}"
         if key not in hpnet.afnet.mdas:
             raise ValueError(f"MDAStage: the HP-net has no MDA module for block {level}; it has {list(hpnet.afnet.mdas)}")
         self.backbone = hpnet.backbone
         self.mda = hpnet.afnet.mdas[key]
-        self.head = ClassifierHead(self.mda.out_features, hpnet.config.num_classes, hidden=None, dropout=dropout)
+        if mnet is None:
+            self.head = ClassifierHead(self.mda.out_features, hpnet.config.num_classes, hidden=None, dropout=dropout)
+        else:
+            self.head = ClassifierHead(self.mda.out_features, hpnet.config.num_classes, hidden=mnet.config.fc_dim,
+                                       dropout=mnet.config.dropout)
+            weight = mnet.head.first_linear.weight
+            copies = self.mda.out_features // weight.shape[1]
+            self.head.copy_from(mnet.head, torch.cat([weight / copies] * copies, dim=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -196,14 +215,15 @@ def _head_val_mA(head: nn.Module, feats: TensorDataset) -> float:
 
 
 class _FloatInput(nn.Module):
-    """Casts cached (float16) features to float32 before ``module``."""
+    """Casts cached (float16) features to float32, drops a fraction ``dropout`` of them in training, then ``module``."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, dropout: float = 0.0) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.module = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.float())
+        return self.module(self.dropout(x.float()))
 
 
 @torch.no_grad()
@@ -398,7 +418,8 @@ def train_stagewise(
     hp_config = _hp_config(tp, attributes, model_overrides or {})
     identity = {
         "preset": tp.name, "seed": seed, "end_to_end": end_to_end, "model": config_to_dict(hp_config),
-        "augment_pad": tp.augment_pad, "fusion_init": tp.fusion_init,
+        "augment_pad": tp.augment_pad, "fusion_init": tp.fusion_init, "fusion_dropout": tp.fusion_dropout,
+        "mda_head_init": tp.mda_head_init,
         "dataset": attribute_set.dataset, "num_images": len(attribute_set),
         "stages": {k: {f: v for f, v in c.to_dict().items() if f not in TrainConfig.RESUME_IGNORED}
                    for k, c in configs.items()},
@@ -451,7 +472,7 @@ def train_stagewise(
             logger.info("stage %s: done", stage)
             continue
         torch.manual_seed(configs["mda"].seed + level)
-        module = MDAStage(hpnet, level, dropout=0.0)
+        module = MDAStage(hpnet, level, dropout=0.0, mnet=mnet if tp.mda_head_init == "mnet" else None)
         params = list(module.mda.parameters()) + list(module.head.parameters())
         config = clone_config(configs["mda"], seed=configs["mda"].seed + level)
         rec = _timed_fit(module, train_aug, val, loss_fn=loss_fn, config=config, params=params,
@@ -470,7 +491,7 @@ def train_stagewise(
     logger.info("fusion: cached %s train and %s val features in %.1f s", tuple(train_feats.tensors[0].shape),
                 tuple(val_feats.tensors[0].shape), cache_seconds)
     torch.manual_seed(configs["fusion"].seed)
-    head = _FloatInput(hpnet.head)
+    head = _FloatInput(hpnet.head, tp.fusion_dropout)
     initial = None
     if tp.fusion_init == "mnet":
         hpnet.head_from_mnet(mnet)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -105,6 +106,43 @@ def test_stage2_trains_only_its_module_and_leaves_everything_else_bit_identical(
     assert all(k.startswith("afnet.mdas.mda2.") for k in changed), sorted(changed)[:5]
     assert any(k.startswith("afnet.mdas.mda2.attention.") for k in changed)
     assert any(k.startswith("afnet.mdas.mda2.tails.to_block1.") for k in changed)  # block 3 after attended block 1
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_mda_stage_head_from_mnet_predicts_what_mnet_predicts_while_attention_is_one(level):
+    torch.manual_seed(0)
+    config = HydraPlusNet.config_class(num_classes=4, width=0.125, input_size=(64, 32), fc_dim=16)
+    mnet = MNet(config.mnet_config())
+    x = torch.randn(6, 3, 64, 32)
+    with torch.no_grad():  # non-trivial batch-norm statistics and head
+        mnet.train()(x * 2 + 1)
+        mnet.head.first_linear.weight.normal_()
+    mnet.eval()
+    # attention gain 0: α = ReLU(bias) = 1 exactly, so every attentive path equals M-net's pooled F³
+    hp = HydraPlusNet.from_mnet(mnet, attention_channels=2, attention_init_gain=0.0)
+    stage = MDAStage(hp, level, mnet=mnet).eval()
+    fresh = MDAStage(hp, level).eval()
+    with torch.no_grad():
+        expected = mnet(x)
+        torch.testing.assert_close(stage(x), expected, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(fresh(x), expected, atol=1e-3)
+
+
+def test_fusion_dropout_and_head_init_settings_are_checked():
+    cpu = TRAIN_PRESETS.get("cpu")
+    with pytest.raises(ValueError, match=r"fusion_dropout must be in \[0, 1\), found 1.0"):
+        replace(cpu, fusion_dropout=1.0)
+    with pytest.raises(ValueError, match="mda_head_init must be one of"):
+        replace(cpu, mda_head_init="imagenet")
+
+
+def test_stagewise_run_with_mnet_started_heads_and_fusion_dropout_trains_every_stage(toy, tmp_path):
+    preset = replace(TRAIN_PRESETS.get("tiny"), mda_head_init="mnet", fusion_dropout=0.5)
+    result = train_stagewise(toy, preset=preset, out_dir=tmp_path, seed=0, device="cpu", progress=False)
+    assert list(result.stages) == ["mnet", "mda1", "mda2", "mda3", "fusion"]
+    assert not any(k.startswith("dropout") for k in result.hpnet.head.state_dict())
+    probs = result.predict("hpnet", "test")
+    assert probs.shape == (len(toy.splits["test"]), 4) and np.isfinite(probs).all()
 
 
 def test_resume_skips_completed_stages_and_gives_the_same_model(toy, trained):
