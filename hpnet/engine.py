@@ -1,14 +1,16 @@
-"""A generic training engine for attribute models: `fit` (seeded, resumable, val-mA checkpoint selection) and `predict_scores`.
+"""The training engine: `fit` (seeded, resumable, checkpoint selection on a val metric) and `predict_scores`.
 
-Used by HP-net's stage-wise training, by the baselines (DeepMar, ACN) and by the benchmark runner. Datasets
-yield ``(image, labels float (A,), mask bool (A,))`` (extra items, e.g. metadata, are ignored); the model's
-forward returns logits ``(B, A)``; ``loss_fn(logits, labels, mask)`` returns a scalar.
+Used by HP-net's stage-wise training, by the baselines (DeepMar, ACN), by the benchmark runner and, with the
+``identity`` objective of `hpnet.reid.fit`, by ReID identity training. An `Objective` says how a batch becomes
+a loss and which val metric selects the epoch; the default, ``attributes``, reads datasets that yield
+``(image, labels float (A,), mask bool (A,))`` (extra items, e.g. metadata, are ignored), takes the model's
+forward as logits ``(B, A)``, ``loss_fn(logits, labels, mask)`` as the loss and selects on val mA.
 
 Under ``torchrun`` (a process group from `hpnet.distributed.init_from_env`) `fit` trains with
 DistributedDataParallel: each process reads its own shard of the training set per epoch (a seeded
 DistributedSampler), gradients are averaged across processes, every process validates its contiguous
-slice of the val set and the slices are gathered so all ranks compute the same val mA and pick the same
-epoch, and rank 0 alone writes checkpoints (in the single-process format). ``predict_scores`` is not
+slice of the val set and the slices are gathered so all ranks compute the same val metric and pick the
+same epoch, and rank 0 alone writes checkpoints (in the single-process format). ``predict_scores`` is not
 distributed: each process that calls it scores the whole dataset.
 """
 
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -115,14 +117,26 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What `fit` returns: per-epoch history, the selected epoch and its weights (already loaded into the model)."""
+    """What `fit` returns: per-epoch history, the selected epoch and its weights (already loaded into the model).
+
+    ``metric`` is the history key that selected ``best_epoch`` (``val_mA`` for attributes) and ``best_score``
+    its value there; ``metric == "last_epoch"`` (``best_score`` NaN) when there was no val set.
+    """
 
     history: list[dict[str, float]]
     best_epoch: int
-    best_val_mA: float
+    best_score: float
     best_state: dict[str, torch.Tensor]
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    metric: str = "val_mA"
+
+    @property
+    def best_val_mA(self) -> float:
+        """The selected epoch's val mA (runs that select on val mA only)."""
+        if self.metric != "val_mA":
+            raise AttributeError(f"this run selected on {self.metric!r}, not val mA; read best_score")
+        return self.best_score
 
 
 # ------------------------------------------------------------------------------------ optimizers, schedules
@@ -227,11 +241,12 @@ def _collate_of(dataset: Dataset) -> Callable | None:
 
 def _loader(dataset: Dataset, batch_size: int, *, shuffle: bool, num_workers: int, seed: int = 0,
             drop_last: bool = False, sampler: torch.utils.data.Sampler | None = None, pin_memory: bool = False,
-            persistent: bool = False) -> DataLoader:
+            persistent: bool = False, batch_sampler: torch.utils.data.Sampler | None = None) -> DataLoader:
     """A DataLoader whose shuffling and worker seeds come from ``seed``.
 
     ``persistent`` keeps the worker processes alive between passes (for a loader iterated every epoch);
-    ``pin_memory`` is for CUDA training. A ``sampler`` (DistributedSampler) replaces ``shuffle``.
+    ``pin_memory`` is for CUDA training. A ``sampler`` (DistributedSampler) replaces ``shuffle``; a
+    ``batch_sampler`` (P×K identity batches) replaces ``batch_size``, ``shuffle`` and ``drop_last``.
     """
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -241,6 +256,9 @@ def _loader(dataset: Dataset, batch_size: int, *, shuffle: bool, num_workers: in
         kwargs["collate_fn"] = collate
     if num_workers > 0:
         kwargs["persistent_workers"] = persistent
+    if batch_sampler is not None:
+        return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers, generator=generator,
+                          pin_memory=pin_memory, **kwargs)
     if sampler is not None:
         kwargs["sampler"] = sampler
         shuffle = False
@@ -248,7 +266,8 @@ def _loader(dataset: Dataset, batch_size: int, *, shuffle: bool, num_workers: in
                       generator=generator, drop_last=drop_last, pin_memory=pin_memory, **kwargs)
 
 
-def _autocast(device: torch.device, enabled: bool):
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """Mixed precision: float16 on CUDA, bfloat16 elsewhere, when ``enabled``."""
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
 
@@ -326,7 +345,7 @@ def _evaluate_local(model: nn.Module, loader: DataLoader, loss_fn: LossFn | None
             images = images.contiguous(memory_format=torch.channels_last)
         labels = labels.to(device).float()
         mask = torch.ones_like(labels, dtype=torch.bool) if mask is None else mask.to(device).bool()
-        with _autocast(device, amp):
+        with autocast(device, amp):
             logits = model(images)
         logits = logits.float()
         if loss_fn is not None:
@@ -339,6 +358,84 @@ def _evaluate_local(model: nn.Module, loader: DataLoader, loss_fn: LossFn | None
         return None, None, None, 0.0, 0
     return (np.concatenate(all_logits).astype(np.float32), np.concatenate(all_labels),
             np.concatenate(all_masks), total_loss, count)
+
+
+# ------------------------------------------------------------------------------------------- objectives
+@dataclass(frozen=True)
+class StepContext:
+    """What a training step or a validation pass needs besides the model and the data."""
+
+    loss_fn: Callable[..., torch.Tensor]
+    device: torch.device
+    amp: bool
+    channels_last: bool
+
+    def images(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` on the device, channels-last when that is on and they are (B, C, H, W)."""
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last and images.ndim == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+
+StepFn = Callable[[nn.Module, Any, StepContext], tuple[torch.Tensor, int, dict[str, float]]]
+ScoreFn = Callable[[nn.Module, DataLoader, StepContext], dict[str, float]]
+
+
+def _same_module(model: nn.Module) -> nn.Module:
+    return model
+
+
+@dataclass(frozen=True)
+class Objective:
+    """How `fit` turns a batch into a loss and an epoch into val metrics, and which metric selects the epoch.
+
+    ``step(net, batch, ctx)`` → (loss, batch size, per-batch sums such as ``{"train_accuracy": correct}``,
+    which `fit` divides by the items seen in the epoch); ``net`` is ``wrap(model)``, inside
+    DistributedDataParallel under torchrun, so its ``forward`` must do the whole training forward pass.
+    ``evaluate(model, loader, ctx)`` → the val metrics of the whole val set (under a process group, on
+    every rank); ``metric`` names the one that selects (higher is better). ``requires_val``: False lets
+    `fit` run without a val set, keeping the last epoch.
+    """
+
+    step: StepFn
+    evaluate: ScoreFn
+    metric: str
+    wrap: Callable[[nn.Module], nn.Module] = _same_module
+    requires_val: bool = True
+
+
+class BatchSamplerFactory(Protocol):
+    """`fit`'s ``batch_sampler``: ``(dataset, batch_size, num_batches, seed)`` → a batch sampler.
+
+    The sampler yields ``num_batches`` lists of indices per epoch and has ``set_epoch(epoch)``; under
+    torchrun every rank gets its own ``seed``.
+    """
+
+    def __call__(self, dataset: Dataset, batch_size: int, num_batches: int, seed: int) -> torch.utils.data.Sampler:
+        """A batch sampler over ``dataset``."""
+
+
+def attribute_step(net: nn.Module, batch: Any, ctx: StepContext) -> tuple[torch.Tensor, int, dict[str, float]]:
+    """Multi-label step: ``loss_fn(net(images), labels, mask)`` on ``(image, labels, mask)`` batches."""
+    images, labels, mask = _unpack(batch)
+    images = ctx.images(images)
+    labels = labels.to(ctx.device, non_blocking=True).float()
+    mask = (torch.ones_like(labels, dtype=torch.bool) if mask is None
+            else mask.to(ctx.device, non_blocking=True).bool())
+    with autocast(ctx.device, ctx.amp):
+        logits = net(images)
+    return ctx.loss_fn(logits.float(), labels, mask), len(images), {}
+
+
+def attribute_scores(model: nn.Module, loader: DataLoader, ctx: StepContext) -> dict[str, float]:
+    """Val loss and label-based mean accuracy (mA) of the whole val set."""
+    logits, labels, mask, val_loss = _evaluate(model, loader, ctx.loss_fn, ctx.device, ctx.amp, ctx.channels_last)
+    return {"val_loss": val_loss, "val_mA": mean_accuracy(labels, logits, mask)}
+
+
+OBJECTIVES: Registry[Objective] = Registry("objective")
+OBJECTIVES.add("attributes", Objective(step=attribute_step, evaluate=attribute_scores, metric="val_mA"))
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
@@ -375,7 +472,8 @@ def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, An
 
 def _save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: torch.amp.GradScaler,
-                     config: TrainConfig, epoch: int, history: list[dict], best_epoch: int, best_val_mA: float) -> None:
+                     config: TrainConfig, epoch: int, history: list[dict], best_epoch: int, best_score: float,
+                     metric: str = "val_mA") -> None:
     """Write ``folder`` (model.safetensors, training_state.safetensors, training_state.json) via a sibling temp dir."""
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
@@ -398,7 +496,8 @@ def _save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Opti
         "scaler": scaler.state_dict(),
         "history": history,
         "best_epoch": best_epoch,
-        "best_val_mA": best_val_mA,
+        "metric": metric,
+        "best_score": best_score,
         "rng": {
             "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
             "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
@@ -431,13 +530,19 @@ def _check_resume_config(stored: dict[str, Any], config: TrainConfig, where: Pat
 
 def _load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.LambdaLR, scaler: torch.amp.GradScaler,
-                     config: TrainConfig) -> dict[str, Any]:
+                     config: TrainConfig, metric: str = "val_mA") -> dict[str, Any]:
+    """Restore ``folder`` into the model, optimizer, schedule, scaler and RNGs; returns its training_state.json."""
     meta_path = folder / "training_state.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"cannot resume: {meta_path} is missing")
     with open(meta_path, encoding="utf-8") as fh:
         meta = json.load(fh)
     _check_resume_config(meta["config"], config, folder)
+    if "best_val_mA" in meta:  # written before objectives: attribute runs selected on val mA
+        meta.setdefault("metric", "val_mA")
+        meta.setdefault("best_score", meta["best_val_mA"])
+    if meta["metric"] != metric:
+        raise ValueError(f"cannot resume from {folder}: it selected on {meta['metric']!r}, this run on {metric!r}")
     from hpnet.checkpoint import load_state_dict_into
 
     load_state_dict_into(model, load_safetensors(folder / "model.safetensors"), source=folder / "model.safetensors")
@@ -462,9 +567,9 @@ def _load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Opti
 def fit(
     model: nn.Module,
     train_dataset: Dataset,
-    val_dataset: Dataset,
+    val_dataset: Dataset | None,
     *,
-    loss_fn: LossFn,
+    loss_fn: Callable[..., torch.Tensor],
     config: TrainConfig,
     params: Iterable[nn.Parameter] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -472,8 +577,16 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     find_unused_parameters: bool | None = None,
+    objective: str | Objective = "attributes",
+    batch_sampler: BatchSamplerFactory | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``train_dataset``, validate each epoch on ``val_dataset`` and keep the best val-mA epoch.
+    """Train ``model`` on ``train_dataset``, validate each epoch on ``val_dataset`` and keep the best epoch.
+
+    ``objective`` (an `OBJECTIVES` name or an `Objective`) says how a batch becomes a loss and which val
+    metric selects the epoch: ``attributes`` (default) is ``loss_fn(model(images), labels, mask)`` selected
+    on val mA. An objective with ``requires_val=False`` accepts ``val_dataset`` None or empty and keeps the
+    last epoch. ``batch_sampler`` (a `BatchSamplerFactory`, e.g. P×K identity batches) replaces the
+    shuffled batches; it is built once with the steps per epoch and set to each epoch.
 
     ``params`` are the parameters to optimise (default: those with ``requires_grad``). With ``checkpoint_dir``
     the state after every epoch is written to ``checkpoint_dir/last`` and the best weights to
@@ -486,21 +599,26 @@ def fit(
     afterwards), so a frozen trunk (stage 2 of HP-net) needs no special care. ``find_unused_parameters``:
     None finds out with one forward/backward pass on two val items whether some optimised parameter gets
     no gradient, and enables DDP's search only then. Each rank then draws its augmentation from a seed of
-    (seed, epoch, rank), so a resumed DDP run replays the same epochs. Batch-norm statistics, which each
-    rank updates on its own shard, are replaced by rank 0's after every epoch, so all ranks hold identical
-    weights. Rank 0 writes the checkpoints (unwrapped, same format as a single process); every rank
-    reads them on resume, which assumes one machine or a shared filesystem.
+    (seed, epoch, rank), so a resumed DDP run replays the same epochs; a ``batch_sampler`` gets a seed of
+    (seed, rank) and draws ``len(train_dataset) / world size / batch_size`` batches per rank. Batch-norm
+    statistics, which each rank updates on its own shard, are replaced by rank 0's after every epoch, so
+    all ranks hold identical weights. Rank 0 writes the checkpoints (unwrapped, same format as a single
+    process); every rank reads them on resume, which assumes one machine or a shared filesystem.
     """
     from tqdm.auto import tqdm
 
     start_time = time.perf_counter()
+    obj = OBJECTIVES.get(objective) if isinstance(objective, str) else objective
     device = resolve_device(config.device)
     amp = device.type == "cuda" if config.amp is None else bool(config.amp)
     channels_last = device.type == "cuda" if config.channels_last is None else bool(config.channels_last)
+    ctx = StepContext(loss_fn=loss_fn, device=device, amp=amp, channels_last=channels_last)
     if len(train_dataset) == 0:
         raise ValueError("fit: the training dataset is empty")
-    if len(val_dataset) == 0:
+    has_val = val_dataset is not None and len(val_dataset) > 0
+    if not has_val and obj.requires_val:
         raise ValueError("fit: the validation dataset is empty")
+    metric = obj.metric if has_val else "last_epoch"
     ddp = distributed.is_initialized()
     rank, world, main = distributed.rank(), distributed.world_size(), distributed.is_main()
     pin_memory = device.type == "cuda"
@@ -516,21 +634,27 @@ def fit(
     optimizer = OPTIMIZERS.get(config.optimizer)(param_list, config)
 
     train_sampler = (DistributedSampler(train_dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
-                     if ddp else None)
-    per_rank = len(train_sampler) if train_sampler is not None else len(train_dataset)
+                     if ddp and batch_sampler is None else None)
+    per_rank = len(train_sampler) if train_sampler is not None else math.ceil(len(train_dataset) / world)
     drop_last = per_rank > config.batch_size
     steps_per_epoch = per_rank // config.batch_size if drop_last else math.ceil(per_rank / config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    batches = None
+    if batch_sampler is not None:
+        batches = batch_sampler(train_dataset, config.batch_size, steps_per_epoch,
+                                _rank_seed(config.seed, 0, rank) if ddp else config.seed)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps_per_epoch, config))
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
-    val_part = Subset(val_dataset, _shard(len(val_dataset), rank, world)) if ddp else val_dataset
-    val_loader = _loader(val_part, config.eval_batch_size or max(config.batch_size, 64), shuffle=False,
-                         num_workers=config.num_workers if len(val_part) else 0, pin_memory=pin_memory,
-                         persistent=True)
+    val_loader = None
+    if has_val:
+        val_part = Subset(val_dataset, _shard(len(val_dataset), rank, world)) if ddp else val_dataset
+        val_loader = _loader(val_part, config.eval_batch_size or max(config.batch_size, 64), shuffle=False,
+                             num_workers=config.num_workers if len(val_part) else 0, pin_memory=pin_memory,
+                             persistent=True)
 
     history: list[dict[str, float]] = []
-    best_epoch, best_val_mA = -1, float("-inf")
+    best_epoch, best_score = -1, float("-inf")
     best_state: dict[str, torch.Tensor] | None = None
     start_epoch = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -541,10 +665,10 @@ def fit(
         if not last.exists() and (ckpt / "last.old").exists():
             last = ckpt / "last.old"
         if last.exists():
-            meta = _load_checkpoint(last, model, optimizer, scheduler, scaler, config)
+            meta = _load_checkpoint(last, model, optimizer, scheduler, scaler, config, metric)
             start_epoch = int(meta["epoch"]) + 1
             history = list(meta["history"])
-            best_epoch, best_val_mA = int(meta["best_epoch"]), float(meta["best_val_mA"])
+            best_epoch, best_score = int(meta["best_epoch"]), float(meta["best_score"])
             best_file = ckpt / "best" / "model.safetensors"
             if best_epoch >= 0 and best_file.is_file():
                 best_state = load_safetensors(best_file)
@@ -552,7 +676,8 @@ def fit(
         else:
             logger.info("%s: no checkpoint in %s, starting from scratch", desc, ckpt)
 
-    net, excluded = model, []
+    train_net = obj.wrap(model)
+    net, excluded = train_net, []
     if ddp:
         # parameters that are not optimised stay out of DDP's gradient reduction
         excluded = [p for p in model.parameters() if p.requires_grad and id(p) not in optimised]
@@ -560,61 +685,61 @@ def fit(
             p.requires_grad_(False)
     try:
         if ddp:
-            net = _wrap_ddp(model, val_dataset, device, channels_last, find_unused_parameters, desc)
+            net = _wrap_ddp(train_net, val_dataset if has_val else train_dataset, device, channels_last,
+                            find_unused_parameters, desc)
         for epoch in range(start_epoch, config.epochs):
             t0 = time.perf_counter()
-            if train_sampler is not None:
-                train_sampler.set_epoch(epoch)
+            epoch_sampler = batches if batches is not None else train_sampler
+            if epoch_sampler is not None:
+                epoch_sampler.set_epoch(epoch)
+            if ddp:
                 loader_seed = _rank_seed(config.seed, epoch, rank)
                 seed_everything(loader_seed)
             else:
                 loader_seed = config.seed * 100003 + epoch
             train_loader = _loader(train_dataset, config.batch_size, shuffle=True, num_workers=config.num_workers,
                                    seed=loader_seed, drop_last=drop_last, sampler=train_sampler,
-                                   pin_memory=pin_memory)
+                                   pin_memory=pin_memory, batch_sampler=batches)
             _set_train_mode(net, optimised, config.frozen_bn_eval)
             running, seen = 0.0, 0
+            sums: dict[str, float] = {}
             bar = tqdm(total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{config.epochs}",
                        disable=not progress or not main, leave=False)
             for step, batch in enumerate(train_loader):
                 if step >= steps_per_epoch:
                     break
-                images, labels, mask = _unpack(batch)
-                images = images.to(device, non_blocking=True)
-                if channels_last and images.ndim == 4:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                labels = labels.to(device, non_blocking=True).float()
-                mask = (torch.ones_like(labels, dtype=torch.bool) if mask is None
-                        else mask.to(device, non_blocking=True).bool())
-                with _autocast(device, amp):
-                    logits = net(images)
-                loss = loss_fn(logits.float(), labels, mask)
+                loss, n, batch_sums = obj.step(net, batch, ctx)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"{desc}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step}")
                 optimizer_step(loss, optimizer, scaler, scheduler, param_list, config.grad_clip)
-                running += float(loss.detach()) * len(images)
-                seen += len(images)
+                running += float(loss.detach()) * n
+                seen += n
+                for key, value in batch_sums.items():
+                    sums[key] = sums.get(key, 0.0) + value
                 bar.update(1)
-                bar.set_postfix(loss=f"{running / seen:.4f}")
+                bar.set_postfix(loss=f"{running / seen:.4f}", **{k: f"{v / seen:.3f}" for k, v in sums.items()})
             bar.close()
             if ddp:
                 distributed.broadcast_buffers(model)  # each rank's batch-norm statistics saw only its shard
-                running, seen = distributed.all_reduce_sum([running, float(seen)])
-            logits, labels_np, mask_np, val_loss = _evaluate(model, val_loader, loss_fn, device, amp, channels_last)
-            val_mA = mean_accuracy(labels_np, logits, mask_np)
-            record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss,
-                      "val_mA": val_mA, "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+                running, seen, *summed = distributed.all_reduce_sum([running, float(seen), *sums.values()])
+                sums = dict(zip(sums, summed))
+            scores = obj.evaluate(model, val_loader, ctx) if val_loader is not None else {obj.metric: None}
+            record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1),
+                      **{k: v / max(seen, 1) for k, v in sums.items()}, **scores,
+                      "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
             history.append(record)
-            logger.info("%s epoch %d/%d: train_loss %.4f val_loss %.4f val_mA %.4f (%.1fs)", desc, epoch + 1,
-                        config.epochs, record["train_loss"], val_loss, val_mA, record["seconds"])
-            if best_state is None or (math.isfinite(val_mA) and val_mA > best_val_mA):
-                best_epoch, best_val_mA = epoch + 1, val_mA
+            logger.info("%s epoch %d/%d: %s (%.1fs)", desc, epoch + 1, config.epochs,
+                        " ".join(f"{k} {v:.4f}" for k, v in record.items()
+                                 if k not in ("epoch", "lr", "seconds") and v is not None), record["seconds"])
+            score = scores[obj.metric]
+            if best_state is None or score is None or (math.isfinite(score) and score > best_score):
+                best_epoch, best_score = epoch + 1, (math.nan if score is None else score)
                 best_state = _state_dict_cpu(model)
                 if ckpt is not None and main:
                     save_safetensors(best_state, ckpt / "best" / "model.safetensors")
             if ckpt is not None and main:
                 _save_checkpoint(ckpt / "last", model, optimizer, scheduler, scaler, config, epoch, history,
-                                 best_epoch, best_val_mA)
+                                 best_epoch, best_score, metric)
     finally:
         for p in excluded:
             p.requires_grad_(True)
@@ -623,9 +748,8 @@ def fit(
     if best_state is None:  # resumed after the last epoch with no best file: keep the current weights
         best_state = _state_dict_cpu(model)
     model.load_state_dict(best_state)
-    return TrainResult(history=history, best_epoch=best_epoch, best_val_mA=best_val_mA,
-                       best_state=best_state, seconds=time.perf_counter() - start_time,
-                       extra={"world_size": world})
+    return TrainResult(history=history, best_epoch=best_epoch, best_score=best_score, best_state=best_state,
+                       seconds=time.perf_counter() - start_time, extra={"world_size": world}, metric=metric)
 
 
 def _shard(n: int, rank: int, world: int) -> list[int]:
@@ -656,7 +780,10 @@ def _wrap_ddp(model: nn.Module, probe_dataset: Dataset, device: torch.device, ch
 
 
 def _unused_parameters(model: nn.Module, dataset: Dataset, device: torch.device, channels_last: bool) -> list[str]:
-    """Trainable parameters (names) without a gradient from one eval-mode forward pass on two ``dataset`` items."""
+    """Trainable parameters (names) without a gradient from one eval-mode forward pass on two ``dataset`` items.
+
+    ``model`` returns a tensor or a tuple of tensors (features and logits): the gradient is that of their sum.
+    """
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     batch = next(iter(_loader(Subset(dataset, list(range(min(2, len(dataset))))), 2, shuffle=False, num_workers=0)))
     images = _unpack(batch)[0].to(device)
@@ -666,9 +793,10 @@ def _unused_parameters(model: nn.Module, dataset: Dataset, device: torch.device,
     model.eval()  # batch-norm statistics untouched, no dropout draw
     try:
         out = model(images)
-        if not out.requires_grad:
+        outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.requires_grad]
+        if not outs:
             return [n for n, _ in named]
-        grads = torch.autograd.grad(out.float().sum(), [p for _, p in named], allow_unused=True)
+        grads = torch.autograd.grad(sum(o.float().sum() for o in outs), [p for _, p in named], allow_unused=True)
     finally:
         model.train(was_training)
     return [n for (n, _), g in zip(named, grads) if g is None]

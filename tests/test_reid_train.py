@@ -214,7 +214,8 @@ def test_fit_identity_learns_and_selects_on_held_out_accuracy(tmp_path):
     accs = [h["val_accuracy"] for h in rec.history]
     assert rec.selection == "val_accuracy" and rec.best_val_accuracy == max(accs) >= 0.9
     assert rec.best_epoch == accs.index(max(accs)) + 1
-    assert (tmp_path / "ck" / "last.pt").is_file() and (tmp_path / "ck" / "best.safetensors").is_file()
+    assert (tmp_path / "ck" / "last" / "training_state.json").is_file()  # hpnet.engine.fit's format, no pickle
+    assert (tmp_path / "ck" / "best" / "model.safetensors").is_file() and not list((tmp_path / "ck").rglob("*.pt"))
 
     again = ToyModel()  # resuming a finished stage trains nothing and restores the selected weights
     rec2 = fit_identity(again, blobs(96, 0), blobs(30, 1), loss_fn=IdentityLoss(), config=cfg,

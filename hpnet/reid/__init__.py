@@ -15,7 +15,7 @@ from hpnet.reid.evaluate import (
     top_k_lists,
     write_features_npz,
 )
-from hpnet.reid.fit import StageRecord, fit_identity, identity_accuracy
+from hpnet.reid.fit import IDENTITY, PKBatches, StageRecord, fit_identity, identity_accuracy
 from hpnet.reid.losses import IdentityLoss, batch_hard_triplet_loss
 from hpnet.reid.train import (
     REID_TRAIN_PRESETS,
@@ -29,11 +29,13 @@ from hpnet.reid.train import (
 
 __all__ = [
     "FEATURES",
+    "IDENTITY",
     "NPZ_KEYS",
     "REID_TRAIN_PRESETS",
     "IdentityBatchSampler",
     "IdentityLoss",
     "ImageStore",
+    "PKBatches",
     "ReIDImageDataset",
     "ReIDTrainPreset",
     "ReIDTrainResult",

@@ -155,7 +155,7 @@ def holdout_split(labels: Sequence[int] | np.ndarray, *, per_identity: int = 1, 
 class IdentityBatchSampler(Sampler[list[int]]):
     """Batches of ``batch_size // instances`` identities × ``instances`` images each (P×K sampling for the
     batch-hard triplet loss); identities with fewer images are drawn with replacement. Seeded per epoch
-    with ``seed`` (set ``epoch`` before iterating)."""
+    with ``seed`` (call ``set_epoch`` before iterating)."""
 
     def __init__(self, labels: Sequence[int] | np.ndarray, batch_size: int, instances: int, *, num_batches: int,
                  seed: int = 0) -> None:
@@ -173,6 +173,10 @@ class IdentityBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return self.num_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the batches of ``epoch`` on the next pass (as `DistributedSampler.set_epoch`)."""
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])

@@ -13,12 +13,13 @@ attributes:
    ``forward_features`` by default, which do not pass through that head, so this stage runs only when
    the preset's ``feature`` is ``"fc"`` (the head's FC-512 embedding) or ``fusion_stage=True``.
 
-`hpnet.reid.fit.fit_identity` is the training loop (seeded, tqdm, resumable per epoch). Checkpoints are selected on the
-identity accuracy of held-out images of the *training* identities (`hpnet.reid.data.holdout_split`), or
-the last epoch when nothing is held out; never on the test query/gallery. An optional batch-hard triplet
-term (``triplet_weight > 0``, P×K batches) is off by default. Everything lands in ``out_dir``:
-``train_state.json`` (completed stages), ``mnet/`` and ``hpnet-<paths>/`` (``save_pretrained`` folders),
-``mda/<stage>.safetensors`` and ``checkpoints/<stage>/``.
+`hpnet.reid.fit.fit_identity` runs each stage through `hpnet.engine.fit` with the ``identity`` objective (seeded,
+tqdm, resumable per epoch). Checkpoints are selected on the identity accuracy of held-out images of the *training*
+identities (`hpnet.reid.data.holdout_split`), or the last epoch when nothing is held out; never on the test
+query/gallery. An optional batch-hard triplet term (``triplet_weight > 0``, P×K batches) is off by default.
+Everything lands in ``out_dir``: ``train_state.json`` (completed stages), ``mnet/`` and ``hpnet-<paths>/``
+(``save_pretrained`` folders), ``mda/<stage>.safetensors`` and ``checkpoints/<stage>/`` (`hpnet.engine.fit`'s
+``last/`` and ``best/``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from hpnet.engine import TrainConfig, clone_config, resolve_device
 from hpnet.mnet import ClassifierHead, MNet
 from hpnet.reid.data import ImageStore, ReIDImageDataset, holdout_split
 from hpnet.reid.evaluate import FEATURES
-from hpnet.reid.fit import StageRecord, autocast, fit_identity
+from hpnet.reid.fit import StageRecord, fit_identity
 from hpnet.reid.losses import IdentityLoss
 from pa100k.fileio import atomic_write
 from pa100k.registry import Registry
@@ -274,7 +275,7 @@ def _cache_features(model: HydraPlusNet, dataset: ReIDImageDataset, *, batch_siz
     model.to(device).eval()
     out = []
     for x, _ in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, disable=not progress, leave=False):
-        with autocast(device, device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
             out.append(model.forward_features(x.to(device)).to("cpu", torch.bfloat16))  # float16 can overflow
     return _Features(torch.cat(out), dataset.labels)
 
