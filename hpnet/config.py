@@ -173,7 +173,7 @@ PRESETS.add("half", ModelPreset(
 PRESETS.add("cpu", ModelPreset(
     "cpu", 0.25, (128, 64), attention_channels=4,
     description="quarter width, 128×64 inputs, L = 4 (half the paper's 8, which halves the AF-net's cost): "
-                "stage-wise training on the synthetic small set in ~10 min on 2 cores"))
+                "stage-wise training on the synthetic small set in ~6 min on 2 cores"))
 PRESETS.add("tiny", ModelPreset(
     "tiny", 0.125, (64, 32), attention_channels=2, fc_dim=32,
     description="eighth width, 64×32 inputs, L = 2: for tests (seconds)"))
