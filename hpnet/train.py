@@ -328,6 +328,19 @@ def _resolve_preset(preset: str | TrainPreset) -> TrainPreset:
     return preset if isinstance(preset, TrainPreset) else TRAIN_PRESETS.get(preset)
 
 
+# TrainPreset fields a run may override by name (the stage schedules have their own overrides).
+PRESET_OVERRIDES = ("augment_pad", "fusion_init", "fusion_dropout", "mda_head_init")
+
+
+def with_preset_overrides(preset: str | TrainPreset, changes: dict[str, Any]) -> TrainPreset:
+    """``preset`` with the `PRESET_OVERRIDES` fields in ``changes`` replaced (values checked by TrainPreset)."""
+    unknown = sorted(set(changes) - set(PRESET_OVERRIDES))
+    if unknown:
+        raise ValueError(f"preset overrides: unknown keys {unknown}; valid: {list(PRESET_OVERRIDES)}")
+    tp = _resolve_preset(preset)
+    return replace(tp, **changes) if changes else tp
+
+
 def _stage_configs(preset: TrainPreset, *, seed: int, device: str, num_workers: int,
                    epochs: dict[str, int | None], overrides: dict[str, dict[str, Any]]) -> dict[str, TrainConfig]:
     unknown = sorted(set(overrides) - set(STAGE_KINDS))
@@ -400,18 +413,20 @@ def train_stagewise(
     num_workers: int = 0,
     progress: bool = True,
     fusion_init: str | None = None,
+    preset_overrides: dict[str, Any] | None = None,
 ) -> StagewiseResult:
     """Train M-net, then (unless ``mnet_only``) HP-net stage by stage (§3.2); see the module docstring.
 
     ``*_epochs`` override a stage's epochs; ``stage_overrides`` any TrainConfig field per stage kind
-    (``{"mnet": {"lr": 0.1}}``); ``fusion_init`` overrides the preset's (``"mnet"`` or ``"random"``);
-    ``model_overrides`` any HPNetConfig field (``attention_channels``,
+    (``{"mnet": {"lr": 0.1}}``); ``fusion_init`` overrides the preset's (``"mnet"`` or ``"random"``),
+    ``preset_overrides`` any of `PRESET_OVERRIDES` (TrainPreset fields); ``model_overrides`` any HPNetConfig field (``attention_channels``,
     ``paths``, ...). Writes ``out_dir/mnet`` and ``out_dir/hpnet`` (``save_pretrained`` folders).
     """
     _check_splits(attribute_set)
-    tp = _resolve_preset(preset)
+    changes = dict(preset_overrides or {})
     if fusion_init is not None:
-        tp = replace(tp, fusion_init=fusion_init)
+        changes["fusion_init"] = fusion_init
+    tp = with_preset_overrides(_resolve_preset(preset), changes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     configs = _stage_configs(

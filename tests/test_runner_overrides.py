@@ -82,12 +82,27 @@ def test_bad_value_for_a_later_method_fails_before_the_first_one_trains(tmp_path
     assert not out.exists()
 
 
-def test_bad_fusion_init_fails_before_anything_runs(tmp_path, pa100k_home, no_training, capsys):
+@pytest.mark.parametrize("setting, bad", [("fusion_init=bogus", "bogus"), ("fusion_dropout=1.5", "1.5"),
+                                          ("mda_head_init=imagenet", "imagenet")])
+def test_bad_training_preset_setting_fails_before_anything_runs(tmp_path, pa100k_home, no_training, capsys,
+                                                                setting, bad):
     out = tmp_path / "r"
-    assert run_main(["--method", "hpnet", "--out", str(out), "--set", "fusion_init=bogus", *TINY]) == 2
+    assert run_main(["--method", "hpnet", "--out", str(out), "--set", setting, *TINY]) == 2
     err = capsys.readouterr().err
-    assert "fusion_init" in err and "bogus" in err
+    assert setting.split("=")[0] in err and bad in err
     assert not out.exists()
+
+
+def test_training_preset_settings_reach_the_stagewise_run_and_its_config(tmp_path):
+    from benchmarks.methods.hpnet import HPNetMethod, MNetMethod, _train_kwargs
+
+    ctx = RunContext(work_dir=tmp_path, preset="tiny", seed=0, device="cpu", progress=False,
+                     overrides={"fusion_dropout": 0.25, "mda_head_init": "random", "augment_pad": 2})
+    assert _train_kwargs(ctx)["preset_overrides"] == {"fusion_dropout": 0.25, "mda_head_init": "random",
+                                                       "augment_pad": 2}
+    config = HPNetMethod().config(ctx)
+    assert (config["fusion_dropout"], config["mda_head_init"], config["augment_pad"]) == (0.25, "random", 2)
+    assert MNetMethod().config(ctx)["augment_pad"] == 2 and "fusion_dropout" not in MNetMethod().config(ctx)
 
 
 def test_stagewise_training_arguments_leave_other_methods_keys_alone(tmp_path):

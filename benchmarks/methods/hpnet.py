@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 from benchmarks.methods.base import Method, MethodOutput, RunContext, register_method
 from pa100k.attribute_set import AttributeSet
 
 # --set keys passed to hpnet.train.train_stagewise as they are.
-TRAIN_KEYS = ("mnet_epochs", "mda_epochs", "fusion_epochs", "end_to_end_epochs", "end_to_end", "num_workers",
-              "fusion_init")
+TRAIN_KEYS = ("mnet_epochs", "mda_epochs", "fusion_epochs", "end_to_end_epochs", "end_to_end", "num_workers")
+
+
+def _preset_keys() -> tuple[str, ...]:
+    from hpnet.train import PRESET_OVERRIDES
+
+    return PRESET_OVERRIDES
 
 
 def stagewise_override_keys() -> tuple[str, ...]:
-    """The ``--set`` keys of M-net/HP-net: `TRAIN_KEYS`, ``attention_config`` and ``model.<HPNetConfig field>``
-    (less ``num_classes`` and ``attributes``, which come from the dataset)."""
+    """The ``--set`` keys of M-net/HP-net: `TRAIN_KEYS`, the training preset's `hpnet.train.PRESET_OVERRIDES`,
+    ``attention_config`` and ``model.<HPNetConfig field>`` (less ``num_classes`` and ``attributes``, which come
+    from the dataset)."""
     from dataclasses import fields
 
     from hpnet.config import HPNetConfig
 
     model = [f"model.{f.name}" for f in fields(HPNetConfig) if f.name not in ("num_classes", "attributes")]
-    return (*TRAIN_KEYS, "attention_config", *model)
+    return (*TRAIN_KEYS, *_preset_keys(), "attention_config", *model)
 
 
 def _train_kwargs(ctx: RunContext) -> dict[str, Any]:
@@ -32,9 +38,12 @@ def _train_kwargs(ctx: RunContext) -> dict[str, Any]:
     """
     kwargs: dict[str, Any] = {}
     model: dict[str, Any] = {}
+    preset: dict[str, Any] = {}
     for key, value in ctx.overrides.items():
         if key in TRAIN_KEYS:
             kwargs[key] = value
+        elif key in _preset_keys():
+            preset[key] = value
         elif key.startswith("model.") and key in stagewise_override_keys():
             model[key[len("model."):]] = value
         elif key == "attention_config":
@@ -43,6 +52,8 @@ def _train_kwargs(ctx: RunContext) -> dict[str, Any]:
             model["paths"] = MDA_ABLATIONS.get(str(value))
     if model:
         kwargs["model_overrides"] = model
+    if preset:
+        kwargs["preset_overrides"] = preset
     return kwargs
 
 
@@ -54,15 +65,13 @@ class _StagewiseMethod(Method):
         return stagewise_override_keys()
 
     def config(self, ctx: RunContext) -> dict[str, Any]:
-        from hpnet.train import TRAIN_PRESETS
+        from hpnet.train import with_preset_overrides
 
-        # a bad value (an unknown attention_config, fusion_init) fails here, before any training
+        # a bad value (an unknown attention_config, fusion_init, fusion_dropout) fails here, before any training
         kwargs = _train_kwargs(ctx)
-        tp = TRAIN_PRESETS.get(ctx.preset)
-        if "fusion_init" in kwargs:
-            tp = replace(tp, fusion_init=kwargs["fusion_init"])
+        tp = with_preset_overrides(ctx.preset, kwargs.get("preset_overrides", {}))
         stages = {"mnet": tp.mnet} if self.mnet_only else {"mnet": tp.mnet, "mda": tp.mda, "fusion": tp.fusion}
-        extra = {} if self.mnet_only else {"fusion_init": tp.fusion_init}
+        extra = {k: getattr(tp, k) for k in (("augment_pad",) if self.mnet_only else _preset_keys())}
         return {"train_preset": tp.name, "model_preset": tp.model_preset, "description": tp.description,
                 "stages": {k: asdict(v) for k, v in stages.items()}, **extra, "overrides": dict(ctx.overrides)}
 
