@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,6 @@ from hpnet.losses import WeightedBCELoss
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
@@ -36,12 +29,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------- torchrun, end to end
-def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path):
+def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path, free_port):
     home = tmp_path / "home"  # empty: rank 0 renders the tiny synthetic set while rank 1 waits, then reads it
     runs = tmp_path / "runs"
     out = runs / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(_free_port()), "-m", "benchmarks.run", "--method", "mnet,deepmar", "--preset", "tiny",
+           str(free_port), "-m", "benchmarks.run", "--method", "mnet,deepmar", "--preset", "tiny",
            "--data-preset", "tiny", "--out", str(out), "--no-progress", "--bootstrap", "20", "--device", "cpu"]
     proc = subprocess.run(cmd, check=False, cwd=tmp_path, env=_env(PA100K_HOME=str(home), TMPDIR=str(tmp_path)),
                           capture_output=True, text=True, timeout=240)
@@ -148,24 +141,9 @@ def _fit_worker(rank: int, port: int, folder: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    import torch.multiprocessing as mp
-
+def fitted(tmp_path_factory, run_two_ranks):
     folder = tmp_path_factory.mktemp("ddp-fit")
-    old = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        # fork: the workers need not import torch again (each sets one thread before any torch work); build
-        # an optimizer here first, which pulls in torch's lazy imports (torch._dynamo) once for both
-        torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        mp.start_processes(_fit_worker, args=(_free_port(), str(folder)), nprocs=2, join=True, start_method=method)
-    finally:
-        if old is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = old
-    return folder, [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    return folder, run_two_ranks(_fit_worker, folder)
 
 
 def test_ddp_fit_leaves_identical_weights_on_both_ranks_equal_to_rank0_checkpoint(fitted):

@@ -17,13 +17,7 @@ from hpnet.losses import WeightedBCELoss
 from hpnet.reid.fit import IDENTITY, PKBatches, fit_identity, identity_accuracy
 from hpnet.reid.losses import IdentityLoss
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class ToyReID(nn.Module):

@@ -14,13 +14,7 @@ from hpnet import engine
 from hpnet.engine import TrainConfig, fit, lr_factor, predict_scores
 from hpnet.losses import WeightedBCELoss, positive_ratio_from
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------------------------- loss

@@ -19,12 +19,7 @@ from hpnet.weights import CAFFE_BGR_MEAN, load_imagenet_weights, map_pretrainedm
 ATTRS = ("Female", "Hat", "Backpack")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny(arch: str = "hpnet_bninception", **overrides):

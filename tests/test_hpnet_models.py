@@ -10,14 +10,7 @@ from hpnet.backbone import BNInception, block_channels, block_sizes
 from hpnet.config import ALL_PATHS, MDA_ABLATIONS, PRESETS, HPNetConfig
 from hpnet.mnet import global_average_pool
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and steadiest on a shared 2-core machine) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _randomize_bn(model: torch.nn.Module, seed: int = 0) -> None:

@@ -15,13 +15,7 @@ from hpnet.losses import WeightedBCELoss
 from hpnet.mnet import MNet
 from hpnet.train import TRAIN_PRESETS, MDAStage, train_stagewise
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def toy_attribute_set(n: int = 40, num_attributes: int = 4, seed: int = 0, splits: bool = True):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +15,6 @@ from hpnet.checkpoint import load_safetensors
 from hpnet.engine import TrainConfig, fit
 from hpnet.reid.fit import IDENTITY, PKBatches, fit_identity, identity_accuracy
 from hpnet.reid.losses import IdentityLoss
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _ToyReID(nn.Module):
@@ -76,22 +68,9 @@ def _worker(rank: int, port: int, folder: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    import torch.multiprocessing as mp
-
+def fitted(tmp_path_factory, run_two_ranks):
     folder = tmp_path_factory.mktemp("ddp-reid")
-    old = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)  # torch's lazy imports once, before the fork
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        mp.start_processes(_worker, args=(_free_port(), str(folder)), nprocs=2, join=True, start_method=method)
-    finally:
-        if old is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = old
-    return folder, [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    return folder, run_two_ranks(_worker, folder)
 
 
 def test_ddp_identity_fit_leaves_identical_weights_equal_to_rank0_checkpoint(fitted):
