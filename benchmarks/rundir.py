@@ -37,12 +37,16 @@ def _json_default(o: Any) -> Any:
 
 
 def write_predictions(path: Path, data: AttributeSet, split: str, scores: np.ndarray) -> None:
-    """The leaderboard's submission format: ``image`` then one probability column per attribute."""
+    """The leaderboard's submission format: ``image`` then one probability column per attribute.
+
+    Scores are written in full (shortest exact decimal), so the file scores to exactly the reported metrics:
+    a probability within 5e-7 of the threshold would flip its decision if rounded to six decimals.
+    """
     idx = data.split_indices(split)
     df = pd.DataFrame(np.asarray(scores, dtype=np.float64), columns=list(data.schema.attributes))
     df.insert(0, "image", data.names[idx])
     with atomic_write(path) as fh:
-        df.to_csv(fh, index=False, float_format="%.6f")
+        df.to_csv(fh, index=False)
 
 
 def write_per_attribute(path: Path, data: AttributeSet, results: dict[str, dict]) -> pd.DataFrame:

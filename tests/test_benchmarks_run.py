@@ -162,3 +162,19 @@ def test_scores_outside_unit_interval_are_rejected(tmp_path, synthetic_home, mon
     with pytest.raises(RuntimeError, match="outside"):
         run_benchmark(RunConfig(methods="elf_mm", data_preset="tiny", preset="tiny", out=str(tmp_path / "r"),
                                 n_bootstrap=10, progress=False))
+
+
+def test_predictions_csv_keeps_scores_exactly_so_near_threshold_decisions_survive(tmp_path):
+    from benchmarks.rundir import write_predictions
+    from pa100k.attribute_set import AttributeSet
+    from pa100k.schemas import AttributeSchema
+
+    schema = AttributeSchema("toy", ("a", "b"))
+    data = AttributeSet(schema, ["1.jpg", "2.jpg", "3.jpg"], [b""] * 3, np.zeros((3, 2), np.uint8),
+                        {"test": np.array([0, 2])}, dataset="toy")
+    scores = np.array([[0.49999997, 0.5], [1e-9, 0.7310586]], dtype=np.float32)  # 0.49999997 rounds to 0.500000
+    write_predictions(tmp_path / "p.csv", data, "test", scores)
+    back = pd.read_csv(tmp_path / "p.csv")
+    assert back["image"].tolist() == ["1.jpg", "3.jpg"]
+    assert np.array_equal(back[["a", "b"]].to_numpy(), scores.astype(np.float64))
+    assert (back[["a", "b"]].to_numpy() >= 0.5).tolist() == [[False, True], [False, True]]
