@@ -2,8 +2,9 @@
 
 1. ``mnet``: train M-net.
 2. ``mda1``/``mda2``/``mda3``: build the AF-net from M-net; for each MDA module 𝓕(αⁱ) separately, train its
-   attention layer and, in each direction k, its copy of the blocks after k (plus a temporary linear head
-   on its features, discarded afterwards). M-net's trunk stays frozen (eval mode, no gradient).
+   attention layer and, in each direction k, its copy of the blocks after k (plus a temporary head on its
+   features, discarded afterwards: a fresh linear layer, or M-net's head spread over the module's feature
+   sets with ``mda_head_init="mnet"``). M-net's trunk stays frozen (eval mode, no gradient).
 3. ``fusion``: freeze M-net and AF-net, cache their pooled features for the train and val splits once, and
    train the final FC on them.
 
