@@ -73,8 +73,11 @@ class TrainPreset:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.fusion_dropout < 1.0:
+        if isinstance(self.fusion_dropout, bool) or not isinstance(self.fusion_dropout, (int, float)) \
+                or not 0.0 <= self.fusion_dropout < 1.0:
             raise ValueError(f"TrainPreset.fusion_dropout must be in [0, 1), found {self.fusion_dropout!r}")
+        if isinstance(self.augment_pad, bool) or not isinstance(self.augment_pad, int) or self.augment_pad < 0:
+            raise ValueError(f"TrainPreset.augment_pad must be an integer >= 0 (pixels), found {self.augment_pad!r}")
         for name in ("fusion_init", "mda_head_init"):
             if getattr(self, name) not in HEAD_INITS:
                 raise ValueError(f"TrainPreset.{name} must be one of {HEAD_INITS}, found {getattr(self, name)!r}")

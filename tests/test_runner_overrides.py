@@ -83,7 +83,8 @@ def test_bad_value_for_a_later_method_fails_before_the_first_one_trains(tmp_path
 
 
 @pytest.mark.parametrize("setting, bad", [("fusion_init=bogus", "bogus"), ("fusion_dropout=1.5", "1.5"),
-                                          ("mda_head_init=imagenet", "imagenet")])
+                                          ("mda_head_init=imagenet", "imagenet"),
+                                          ("augment_pad=-1", "-1"), ("fusion_dropout=half", "half")])
 def test_bad_training_preset_setting_fails_before_anything_runs(tmp_path, pa100k_home, no_training, capsys,
                                                                 setting, bad):
     out = tmp_path / "r"
