@@ -16,6 +16,11 @@ With several datasets the per-dataset files are suffixed ``-<dataset>`` and ``da
 ``metrics.json``/``config.json`` pair per dataset, so ``benchmarks.report`` can show each beside its Table 4
 rows; the top-level ``metrics.json`` names rows ``<row> [<dataset>]``.
 
+Under ``torchrun`` every process trains (DistributedDataParallel through `hpnet.engine.fit`), the ranks other than
+0 keeping their checkpoints and model folders in a private temporary folder that is removed at the end (as the
+attribute runner, `benchmarks.runner`, does); rank 0 alone extracts features, evaluates and writes the run
+folder. ``--resume`` refuses a folder made with another number of processes.
+
 ``--set KEY=VALUE`` overrides: ``attention_config`` (a `hpnet.config.MDA_ABLATIONS` name: full, naive,
 no_middle, prune_one, prune_two; the HP-net's attentive paths, Fig. 6); ``repeats`` (single-gallery-shot
 draws, default 100); ``<dataset>.<option>`` (a loader option, e.g. ``viper.split=3``,
@@ -28,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -38,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.rundir import add_file_log, environment, write_json
+from hpnet import distributed
 from pa100k.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -126,17 +133,22 @@ RESUME_KEYS = ("methods", "dataset", "data_root", "data_preset", "preset", "seed
 
 def prepare_out(out: Path, cfg: Any, keys: tuple[str, ...] = RESUME_KEYS) -> None:
     """Create ``out`` for a new run (it must be absent or empty) or check a resumed one: its config.json must
-    hold the same ``keys`` of the run settings (each difference is named)."""
+    hold the same ``keys`` of the run settings and the same number of torchrun processes (each difference is named)."""
     if cfg.resume:
         path = out / "config.json"
         if not path.exists():
             raise FileNotFoundError(f"--resume: {path} not found; nothing to resume in {out}")
         try:
-            old = json.loads(path.read_text(encoding="utf-8"))["run"]
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            old = stored["run"]
         except (json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"--resume: {path} is not a run config ({exc})") from None
         new = asdict(cfg)
         diffs = [f"{k}: folder has {old.get(k)!r}, this command has {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+        world = stored.get("distributed", {}).get("world_size", 1)  # folders from before torchrun support: 1
+        if world != distributed.world_size():  # the global batch, and so the training, depends on it
+            diffs.append(f"world_size (torchrun processes): folder has {world}, "
+                         f"this command has {distributed.world_size()}")
         if diffs:
             raise ValueError(f"--resume: {out} was made with another configuration: " + "; ".join(diffs))
     elif out.exists() and any(out.iterdir()):
@@ -153,11 +165,13 @@ def _row_slug(row: str) -> str:
 class ReIDSession:
     """The data, trainer and evaluation of one ReID run folder (used by the runner and by ``benchmarks.ablate``)."""
 
-    def __init__(self, cfg: Any, out: Path) -> None:
+    def __init__(self, cfg: Any, out: Path, train_dir: Path | None = None) -> None:
+        """``train_dir``: the trainer's folder (default ``out/train``; a private one on ranks other than 0)."""
         from hpnet.reid import ReIDTrainer, apply_overrides
         from pa100k.reid import merge_train
 
         self.cfg, self.out = cfg, out
+        self.progress = bool(cfg.progress) and distributed.is_main()
         self.datasets = parse_datasets(cfg.dataset)
         overrides = dict(cfg.overrides)
         self.repeats = int(overrides.pop("repeats", 100))
@@ -167,11 +181,13 @@ class ReIDSession:
             if head in self.loader_options and rest:
                 self.loader_options[head][rest] = overrides.pop(key)
         self.preset = apply_overrides(cfg.preset, overrides)
-        self.sets = {name: self._load(name) for name in self.datasets}
+        # rank 0 first: loading may render the synthetic set into the data home, which the others then read
+        self.sets = {name: distributed.main_first(lambda name=name: self._load(name)) for name in self.datasets}
         for rs in self.sets.values():
             log.info(rs.summary())
-        self.trainer = ReIDTrainer(merge_train(list(self.sets.values())), preset=self.preset, out_dir=out / "train",
-                                   seed=cfg.seed, device=cfg.device, resume=cfg.resume, progress=cfg.progress)
+        self.trainer = ReIDTrainer(merge_train(list(self.sets.values())), preset=self.preset,
+                                   out_dir=out / "train" if train_dir is None else train_dir, seed=cfg.seed,
+                                   device=cfg.device, resume=cfg.resume, progress=self.progress)
         self.results: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in self.datasets}
         self._eval_data: dict[str, dict[str, Any]] = {}
         self._candidates: dict[str, np.ndarray] = {}
@@ -227,7 +243,7 @@ class ReIDSession:
                 items = rs.subset(subset)
                 names = image_names(items, subset)
                 store = ImageStore([it[0] for it in items], c.input_size, names=names, cache=self.preset.cache_images,
-                                   num_workers=self.preset.num_workers, progress=self.cfg.progress,
+                                   num_workers=self.preset.num_workers, progress=self.progress,
                                    desc=f"{name} {subset}")
                 data[subset] = ReIDImageDataset(store, mean=c.mean, std=c.std)
                 data[f"{subset}_names"] = names
@@ -245,7 +261,7 @@ class ReIDSession:
             data = self._eval_datasets(name)
             t0 = time.perf_counter()
             kw = {"feature": self.preset.feature, "flip": self.preset.flip, "batch_size": self.preset.feature_batch_size,
-                  "device": self.cfg.device, "progress": self.cfg.progress}
+                  "device": self.cfg.device, "progress": self.progress}
             qf = extract_features(model, data["query"], desc=f"{row} {name} query", **kw)
             gf = extract_features(model, data["gallery"], desc=f"{row} {name} gallery", **kw)
             t1 = time.perf_counter()
@@ -336,29 +352,54 @@ class ReIDSession:
 
 # ---------------------------------------------------------------------------------------------- runner
 def run_reid_benchmark(cfg: ReIDRunConfig) -> Path:
-    """Train and evaluate every method of ``cfg`` on its ReID dataset(s) and write the run folder; returns its path."""
+    """Train and evaluate every method of ``cfg`` on its ReID dataset(s) and write the run folder; returns its path
+    (on every rank under torchrun)."""
     cfg.methods = resolve_reid_methods(cfg.methods)
     datasets = parse_datasets(cfg.dataset)
-    out = Path(cfg.out) if cfg.out else default_out(datasets, "+".join(cfg.methods))
-    prepare_out(out, cfg)
-    handler = add_file_log(out / "log.txt")
+
+    def prepare() -> Path:
+        out = Path(cfg.out) if cfg.out else default_out(datasets, "+".join(cfg.methods))
+        prepare_out(out, cfg)
+        return out
+
+    out = distributed.from_main(prepare)
+    main = distributed.is_main()
+    handler = add_file_log(out / "log.txt") if main else None
+    scratch = None if main else Path(tempfile.mkdtemp(prefix=f"pa100k-run-rank{distributed.rank()}-"))
     try:
-        return _run(cfg, out)
+        return _run(cfg, out, scratch)
     finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run(cfg: ReIDRunConfig, out: Path) -> Path:
+def _run(cfg: ReIDRunConfig, out: Path, scratch: Path | None) -> Path:
+    """The run itself; ``scratch`` is the private folder of a rank other than 0 (None on rank 0).
+
+    Every rank trains each row's model (the stages run under DDP and end with identical weights on every rank);
+    rank 0 alone evaluates and writes.
+    """
     from hpnet.reid import paths_tag
 
     t_start = time.perf_counter()
-    session = ReIDSession(cfg, out)
+    main = scratch is None
+    train_dir = out / "train" if main else scratch / "train"
+    if cfg.resume and not main and (out / "train").is_dir():  # the interrupted run's state, as rank 0 reads it
+        shutil.copytree(out / "train", train_dir)
+    distributed.barrier()  # copied before rank 0 writes into train/
+    session = ReIDSession(cfg, out, train_dir)
     trainer = session.trainer
     config: dict[str, Any] = {"run": asdict(cfg), "environment": environment(), "task": "reid",
                               "datasets": session.datasets_info(), "train": session.train_info(),
+                              "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend(),
+                                              "note": "batch sizes are per process: the global batch is "
+                                                      "batch_size x world_size"},
                               "methods": {}, "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    write_json(out / "config.json", config)
+    if main:
+        write_json(out / "config.json", config)
 
     tag = paths_tag(trainer.config.paths)
     rows: dict[str, str] = {}  # row label → method that reports it first
@@ -368,11 +409,14 @@ def _run(cfg: ReIDRunConfig, out: Path) -> Path:
                                    "description": method.description, "attention_config": tag}
         for row in method.rows:
             rows.setdefault(row, name)
-    write_json(out / "config.json", config)
+    if main:
+        write_json(out / "config.json", config)
 
     for row, method in rows.items():
         label = row if row != "HP-net" or tag == "full" else f"HP-net ({tag})"
-        model = MODEL_ROWS.get(row)(trainer, trainer.config.paths)
+        model = MODEL_ROWS.get(row)(trainer, trainer.config.paths)  # trained on every rank
+        if not main:  # its features and metrics are rank 0's to compute and write
+            continue
         stages = trainer.stages_for(None if row == "M-net" else trainer.config.paths)
         seconds = sum(trainer.records[s].seconds for s in stages if s in trainer.records)
         slug = _row_slug(row) + ("" if row != "HP-net" or tag == "full" else f"-{tag}")
@@ -381,6 +425,9 @@ def _run(cfg: ReIDRunConfig, out: Path) -> Path:
         config["train"] = session.train_info()
         write_json(out / "config.json", config)
         session.write_metrics(config)
+    distributed.barrier()  # every rank leaves once rank 0 has evaluated the last row
+    if not main:
+        return out
 
     primary = REID_METHODS.get(cfg.methods[0]).rows[-1]
     primary_slug = _row_slug(primary) + ("" if primary != "HP-net" or tag == "full" else f"-{tag}")

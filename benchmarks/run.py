@@ -1,7 +1,8 @@
 """``python -m benchmarks.run --method hpnet``: train and evaluate methods on a dataset, write a run folder.
 
 ``torchrun --nproc_per_node N -m benchmarks.run ...`` trains the learned methods with DistributedDataParallel
-(N processes, NCCL on GPUs, gloo on CPU); batch sizes are per process and rank 0 writes the run folder.
+(N processes, NCCL on GPUs, gloo on CPU), for ``--task attributes`` and ``--task reid`` alike; batch sizes are
+per process and rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -67,9 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.attention_config:
         args.overrides.append(("attention_config", args.attention_config))
     try:
-        if args.task == "reid" and distributed.launched_world_size() > 1:  # refused before the group forms
-            raise ValueError("--task reid runs in one process; torchrun (DistributedDataParallel) is supported "
-                             "for --task attributes")
         started = distributed.init_from_env(args.device)
     except ValueError as exc:
         if os.environ.get("RANK", "0") == "0":

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -219,11 +220,38 @@ def test_rank_seeds_differ_across_ranks_and_epochs_and_repeat():
     assert _rank_seed(3, 1, 1) == _rank_seed(3, 1, 1) != _rank_seed(4, 1, 1)
 
 
-def test_reid_task_under_torchrun_is_refused_before_a_group_forms(monkeypatch, capsys):
-    from benchmarks.run import main as run_main
+def test_torchrun_two_cpu_processes_train_reid_and_write_one_run_folder(tmp_path, free_port):
+    home = tmp_path / "home"  # empty: rank 0 renders the tiny synthetic ReID set while rank 1 waits, then reads it
+    runs = tmp_path / "runs"
+    out = runs / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+           str(free_port), "-m", "benchmarks.run", "--task", "reid", "--method", "mnet", "--preset", "tiny",
+           "--data-preset", "tiny", "--out", str(out), "--no-progress", "--bootstrap", "20", "--device", "cpu",
+           "--set", "repeats=2"]
+    proc = subprocess.run(cmd, check=False, cwd=tmp_path, env=_env(PA100K_HOME=str(home), TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert [p.name for p in runs.iterdir()] == ["ddp"]  # one run folder, written by rank 0 only
+    assert proc.stdout.count("run folder:") == 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["distributed"]["world_size"] == 2 and config["distributed"]["backend"] == "gloo"
+    assert config["task"] == "reid" and "finished" in config
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "reid" and list(metrics["methods"]) == ["M-net"]
+    assert 0.0 <= metrics["methods"]["M-net"]["top1"] <= 1.0
+    assert (out / "features.npz").is_file() and (out / "train" / "mnet" / "config.json").is_file()
+    assert list(json.loads((out / "train" / "train_state.json").read_text())["stages"]) == ["mnet"]
+    # the other rank's private folder is gone
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pa100k-run-rank")]
+    best = load_safetensors(out / "train" / "checkpoints" / "mnet" / "best" / "model.safetensors")
+    assert best and not any(k.startswith("module.") for k in best)
 
-    for key, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
-        monkeypatch.setenv(key, value)
-    assert run_main(["--task", "reid", "--method", "mnet", "--preset", "tiny", "--device", "cpu"]) == 2
-    assert "--task reid runs in one process" in capsys.readouterr().err
-    assert not distributed.is_initialized()
+
+def test_reid_resume_with_another_number_of_processes_is_refused(tmp_path):
+    from benchmarks.reid_runner import ReIDRunConfig, run_reid_benchmark
+
+    cfg = ReIDRunConfig(methods="mnet", data_preset="tiny", preset="tiny", out=str(tmp_path), resume=True)
+    stored = {"run": {**asdict(cfg), "methods": ["mnet"]}, "distributed": {"world_size": 2}}
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="world_size \\(torchrun processes\\): folder has 2, this command has 1"):
+        run_reid_benchmark(cfg)

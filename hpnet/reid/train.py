@@ -20,6 +20,12 @@ query/gallery. An optional batch-hard triplet term (``triplet_weight > 0``, P×K
 Everything lands in ``out_dir``: ``train_state.json`` (completed stages), ``mnet/`` and ``hpnet-<paths>/``
 (``save_pretrained`` folders), ``mda/<stage>.safetensors`` and ``checkpoints/<stage>/`` (`hpnet.engine.fit`'s
 ``last/`` and ``best/``).
+
+Under ``torchrun`` every rank runs every stage (DistributedDataParallel; all ranks end each stage with the same
+weights) and writes the files above, so each rank needs its own ``out_dir``: `benchmarks.reid_runner` gives rank 0
+the run folder's ``train/`` and the others a private temporary folder, as `hpnet.train` is used by the attribute
+runner. The fusion stage's features are computed by every rank from its own (identical) frozen model: no
+communication, and no slower than rank 0 computing them while the others wait.
 """
 
 from __future__ import annotations
