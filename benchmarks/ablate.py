@@ -89,7 +89,8 @@ ABLATION_TASKS: Registry[Callable[[AblationRunConfig], Path]] = Registry("ablati
 @ABLATION_TASKS.register("reid")
 def run_reid_ablation(cfg: AblationRunConfig) -> Path:
     """Train and score the Fig. 6(a) configurations on ``cfg.dataset``; returns the run folder."""
-    from benchmarks.reid_runner import default_out, parse_datasets, prepare_out
+    from benchmarks.reid_runner import default_out, parse_datasets
+    from benchmarks.rundir import prepare_out
 
     configs = [CONFIGS.get(name) for name in cfg.configs]
     if not configs:

@@ -30,7 +30,6 @@ draws, default 100); ``<dataset>.<option>`` (a loader option, e.g. ``viper.split
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.rundir import add_file_log, environment, write_json
+from benchmarks.rundir import add_file_log, environment, prepare_out, write_json
 from hpnet import distributed
 from pa100k.registry import Registry
 
@@ -129,31 +128,6 @@ def default_out(datasets: list[str], label: str) -> Path:
 
 
 RESUME_KEYS = ("methods", "dataset", "data_root", "data_preset", "preset", "seed", "overrides")
-
-
-def prepare_out(out: Path, cfg: Any, keys: tuple[str, ...] = RESUME_KEYS) -> None:
-    """Create ``out`` for a new run (it must be absent or empty) or check a resumed one: its config.json must
-    hold the same ``keys`` of the run settings and the same number of torchrun processes (each difference is named)."""
-    if cfg.resume:
-        path = out / "config.json"
-        if not path.exists():
-            raise FileNotFoundError(f"--resume: {path} not found; nothing to resume in {out}")
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            old = stored["run"]
-        except (json.JSONDecodeError, KeyError) as exc:
-            raise ValueError(f"--resume: {path} is not a run config ({exc})") from None
-        new = asdict(cfg)
-        diffs = [f"{k}: folder has {old.get(k)!r}, this command has {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
-        world = stored.get("distributed", {}).get("world_size", 1)  # folders from before torchrun support: 1
-        if world != distributed.world_size():  # the global batch, and so the training, depends on it
-            diffs.append(f"world_size (torchrun processes): folder has {world}, "
-                         f"this command has {distributed.world_size()}")
-        if diffs:
-            raise ValueError(f"--resume: {out} was made with another configuration: " + "; ".join(diffs))
-    elif out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"--out {out} exists and is not empty; use --resume to continue it or another --out")
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def _row_slug(row: str) -> str:
@@ -359,7 +333,7 @@ def run_reid_benchmark(cfg: ReIDRunConfig) -> Path:
 
     def prepare() -> Path:
         out = Path(cfg.out) if cfg.out else default_out(datasets, "+".join(cfg.methods))
-        prepare_out(out, cfg)
+        prepare_out(out, cfg, RESUME_KEYS)
         return out
 
     out = distributed.from_main(prepare)

@@ -7,12 +7,15 @@ import logging
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hpnet import distributed
 from pa100k.attribute_set import AttributeSet
 from pa100k.fileio import atomic_write
 
@@ -34,6 +37,35 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def prepare_out(out: Path, cfg: Any, keys: Sequence[str]) -> None:
+    """Create the run folder ``out`` (absent or empty), or with ``cfg.resume`` check the folder being resumed.
+
+    A resumed folder's config.json must hold the same ``keys`` of the run settings (the dataclass ``cfg``) and
+    the same number of torchrun processes; each difference is named.
+    """
+    if cfg.resume:
+        path = out / "config.json"
+        if not path.exists():
+            raise FileNotFoundError(f"--resume: {path} not found; nothing to resume in {out}")
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            old = stored["run"]
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise ValueError(f"--resume: {path} is not a run config ({exc})") from None
+        new = asdict(cfg)
+        diffs = [f"{k}: folder has {old.get(k)!r}, this command has {new.get(k)!r}"
+                 for k in keys if old.get(k) != new.get(k)]
+        world = stored.get("distributed", {}).get("world_size", 1)  # folders from before torchrun support: 1
+        if world != distributed.world_size():  # the global batch, and so the training, depends on it
+            diffs.append(f"world_size (torchrun processes): folder has {world}, "
+                         f"this command has {distributed.world_size()}")
+        if diffs:
+            raise ValueError(f"--resume: {out} was made with another configuration: " + "; ".join(diffs))
+    elif out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"--out {out} exists and is not empty; use --resume to continue it or another --out")
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def write_predictions(path: Path, data: AttributeSet, split: str, scores: np.ndarray) -> None:

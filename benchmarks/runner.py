@@ -28,7 +28,14 @@ from benchmarks.datasets import BENCHMARK_DATASETS, load_benchmark_dataset
 from benchmarks.evaluate import evaluate_scores
 from benchmarks.methods import METHODS, MethodOutput, RunContext
 from benchmarks.methods.base import check_overrides
-from benchmarks.rundir import add_file_log, environment, write_json, write_per_attribute, write_predictions
+from benchmarks.rundir import (
+    add_file_log,
+    environment,
+    prepare_out,
+    write_json,
+    write_per_attribute,
+    write_predictions,
+)
 from benchmarks.tables import SYNTHETIC_NOTE, results_table
 from hpnet import distributed
 from pa100k.attribute_set import AttributeSet
@@ -75,27 +82,6 @@ def default_out(cfg: RunConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     label = "all" if set(cfg.methods) == set(METHODS.names()) and len(cfg.methods) > 1 else "+".join(cfg.methods)
     return Path("runs") / f"{cfg.dataset}-{label}-{stamp}"
-
-
-def check_resume(out: Path, cfg: RunConfig) -> None:
-    """Refuse to resume a folder made with other settings (names each difference)."""
-    path = out / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"--resume: {path} not found; nothing to resume in {out}")
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        old = stored["run"]
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise ValueError(f"--resume: {path} is not a run config ({exc})") from None
-    new = asdict(cfg)
-    diffs = [f"{k}: folder has {old.get(k)!r}, this command has {new.get(k)!r}"
-             for k in RESUME_KEYS if old.get(k) != new.get(k)]
-    world = stored.get("distributed", {}).get("world_size", 1)  # folders from before torchrun support: 1
-    if world != distributed.world_size():  # the global batch, and so the training, depends on it
-        diffs.append(f"world_size (torchrun processes): folder has {world}, "
-                     f"this command has {distributed.world_size()}")
-    if diffs:
-        raise ValueError(f"--resume: {out} was made with another configuration: " + "; ".join(diffs))
 
 
 def split_runnable(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
@@ -156,11 +142,7 @@ def run_benchmark(cfg: RunConfig) -> Path:
 def _prepare_out(cfg: RunConfig) -> Path:
     """The run folder, checked (``--resume``: same settings; otherwise empty or new) and created."""
     out = Path(cfg.out) if cfg.out else default_out(cfg)
-    if cfg.resume:
-        check_resume(out, cfg)
-    elif out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"--out {out} exists and is not empty; use --resume to continue it or another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out, cfg, RESUME_KEYS)
     return out
 
 
