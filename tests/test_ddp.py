@@ -30,27 +30,34 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------- torchrun, end to end
-def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path, free_port):
+def _torchrun_run_folder(tmp_path: Path, port: int, *args: str) -> tuple[Path, dict]:
+    """``torchrun --nproc_per_node 2 -m benchmarks.run ARGS`` (tiny, CPU, gloo, an empty data home): checks that it
+    exits 0, that rank 0 alone wrote one run folder with world size 2 and that no private folder is left;
+    returns the folder and its config.json."""
     home = tmp_path / "home"  # empty: rank 0 renders the tiny synthetic set while rank 1 waits, then reads it
     runs = tmp_path / "runs"
     out = runs / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(free_port), "-m", "benchmarks.run", "--method", "mnet,deepmar", "--preset", "tiny",
-           "--data-preset", "tiny", "--out", str(out), "--no-progress", "--bootstrap", "20", "--device", "cpu"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           "-m", "benchmarks.run", *args, "--preset", "tiny", "--data-preset", "tiny", "--out", str(out),
+           "--no-progress", "--bootstrap", "20", "--device", "cpu"]
     proc = subprocess.run(cmd, check=False, cwd=tmp_path, env=_env(PA100K_HOME=str(home), TMPDIR=str(tmp_path)),
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert [p.name for p in runs.iterdir()] == ["ddp"]  # one run folder, written by rank 0 only
     assert proc.stdout.count("run folder:") == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pa100k-run-rank")]  # private folders gone
     config = json.loads((out / "config.json").read_text())
     assert config["distributed"]["world_size"] == 2 and config["distributed"]["backend"] == "gloo"
+    return out, config
+
+
+def test_torchrun_two_cpu_processes_write_one_run_folder(tmp_path, free_port):
+    out, _ = _torchrun_run_folder(tmp_path, free_port, "--method", "mnet,deepmar")
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["methods"]) == {"M-net", "DeepMar"}
     assert (out / "predictions.csv").is_file()
     for name in ("mnet", "deepmar"):
         assert (out / "methods" / name / "scores.npz").is_file()
-    # the other rank's private folder is gone
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pa100k-run-rank")]
     # checkpoints are in the single-process format (no "module." prefix from the DDP wrapper)
     best = load_safetensors(out / "methods" / "deepmar" / "checkpoints" / "best" / "model.safetensors")
     assert best and not any(k.startswith("module.") for k in best)
@@ -221,28 +228,13 @@ def test_rank_seeds_differ_across_ranks_and_epochs_and_repeat():
 
 
 def test_torchrun_two_cpu_processes_train_reid_and_write_one_run_folder(tmp_path, free_port):
-    home = tmp_path / "home"  # empty: rank 0 renders the tiny synthetic ReID set while rank 1 waits, then reads it
-    runs = tmp_path / "runs"
-    out = runs / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(free_port), "-m", "benchmarks.run", "--task", "reid", "--method", "mnet", "--preset", "tiny",
-           "--data-preset", "tiny", "--out", str(out), "--no-progress", "--bootstrap", "20", "--device", "cpu",
-           "--set", "repeats=2"]
-    proc = subprocess.run(cmd, check=False, cwd=tmp_path, env=_env(PA100K_HOME=str(home), TMPDIR=str(tmp_path)),
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert [p.name for p in runs.iterdir()] == ["ddp"]  # one run folder, written by rank 0 only
-    assert proc.stdout.count("run folder:") == 1
-    config = json.loads((out / "config.json").read_text())
-    assert config["distributed"]["world_size"] == 2 and config["distributed"]["backend"] == "gloo"
+    out, config = _torchrun_run_folder(tmp_path, free_port, "--task", "reid", "--method", "mnet", "--set", "repeats=2")
     assert config["task"] == "reid" and "finished" in config
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == "reid" and list(metrics["methods"]) == ["M-net"]
     assert 0.0 <= metrics["methods"]["M-net"]["top1"] <= 1.0
     assert (out / "features.npz").is_file() and (out / "train" / "mnet" / "config.json").is_file()
     assert list(json.loads((out / "train" / "train_state.json").read_text())["stages"]) == ["mnet"]
-    # the other rank's private folder is gone
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pa100k-run-rank")]
     best = load_safetensors(out / "train" / "checkpoints" / "mnet" / "best" / "model.safetensors")
     assert best and not any(k.startswith("module.") for k in best)
 
