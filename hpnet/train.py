@@ -416,21 +416,17 @@ def train_stagewise(
     model_overrides: dict[str, Any] | None = None,
     num_workers: int = 0,
     progress: bool = True,
-    fusion_init: str | None = None,
     preset_overrides: dict[str, Any] | None = None,
 ) -> StagewiseResult:
     """Train M-net, then (unless ``mnet_only``) HP-net stage by stage (§3.2); see the module docstring.
 
     ``*_epochs`` override a stage's epochs; ``stage_overrides`` any TrainConfig field per stage kind
-    (``{"mnet": {"lr": 0.1}}``); ``fusion_init`` overrides the preset's (``"mnet"`` or ``"random"``),
-    ``preset_overrides`` any of `PRESET_OVERRIDES` (TrainPreset fields); ``model_overrides`` any HPNetConfig field (``attention_channels``,
-    ``paths``, ...). Writes ``out_dir/mnet`` and ``out_dir/hpnet`` (``save_pretrained`` folders).
+    (``{"mnet": {"lr": 0.1}}``); ``preset_overrides`` any of `PRESET_OVERRIDES` (TrainPreset fields such as
+    ``fusion_init``); ``model_overrides`` any HPNetConfig field (``attention_channels``, ``paths``, ...).
+    Writes ``out_dir/mnet`` and ``out_dir/hpnet`` (``save_pretrained`` folders).
     """
     _check_splits(attribute_set)
-    changes = dict(preset_overrides or {})
-    if fusion_init is not None:
-        changes["fusion_init"] = fusion_init
-    tp = with_preset_overrides(_resolve_preset(preset), changes)
+    tp = with_preset_overrides(preset, preset_overrides or {})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     configs = _stage_configs(
@@ -442,8 +438,7 @@ def train_stagewise(
     hp_config = _hp_config(tp, attributes, model_overrides or {})
     identity = {
         "preset": tp.name, "seed": seed, "end_to_end": end_to_end, "model": config_to_dict(hp_config),
-        "augment_pad": tp.augment_pad, "fusion_init": tp.fusion_init, "fusion_dropout": tp.fusion_dropout,
-        "mda_head_init": tp.mda_head_init,
+        **{k: getattr(tp, k) for k in PRESET_OVERRIDES},
         "dataset": attribute_set.dataset, "num_images": len(attribute_set),
         "stages": {k: {f: v for f, v in c.to_dict().items() if f not in TrainConfig.RESUME_IGNORED}
                    for k, c in configs.items()},
